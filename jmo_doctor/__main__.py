@@ -1,0 +1,3 @@
+from jmo_doctor.cli import main
+
+main()

@@ -1,0 +1,174 @@
+"""The public probe API: the one module a probe plug-in imports.
+
+A probe is a class registered under the entry-point group ``jmo_doctor.probes``. It has an
+``id``, a ``title`` and one ``async def run(self, ctx) -> ProbeResult``. Results are frozen;
+the runner times them, guards them and turns crashes into results of their own.
+
+This module stays cheap to import: no network library is imported here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
+
+    from jmo_doctor.config import Config, Target
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "BaseProbe",
+    "Finding",
+    "LocalText",
+    "Messages",
+    "Probe",
+    "ProbeContext",
+    "ProbeResult",
+    "RunOptions",
+    "Status",
+]
+
+ENTRY_POINT_GROUP = "jmo_doctor.probes"
+
+#: A user-facing string in every language: ``{"id": "…", "en": "…"}``; a plain ``str``
+#: is accepted from plug-ins that speak one language only.
+LocalText = str | Mapping[str, str]
+
+#: Finding-code → message template per language; templates use ``str.format`` fields
+#: taken from the finding's ``target`` and ``data``.
+Messages = Mapping[str, Mapping[str, str]]
+
+T = TypeVar("T")
+
+
+class Status(enum.StrEnum):
+    """How a probe ended, from best to worst for the user."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One observation with a stable machine-readable ``code`` (see SPEC §5)."""
+
+    code: str
+    message: str
+    target: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a probe returns. ``details`` holds structured facts for the report."""
+
+    id: str
+    status: Status
+    summary: str
+    findings: tuple[Finding, ...] = ()
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Per-run choices from the command line that probes may need."""
+
+    kpj: str | None = None
+    app_version: str | None = None
+    platform: str | None = None  # "android" | "ios" | None (detect)
+    quick: bool = False
+    verbose: bool = False
+    redact: bool = True
+
+
+class ProbeContext(Protocol):
+    """What the runner hands each probe: settings and the run's shared services."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def options(self) -> RunOptions: ...
+
+    @property
+    def lang(self) -> str: ...
+
+    @property
+    def targets(self) -> Sequence[Target]: ...
+
+    def remaining(self) -> float:
+        """Seconds left before the whole run's deadline."""
+        ...
+
+    def text(self, *, id: str, en: str) -> str:
+        """Pick the string of the run's language."""
+        ...
+
+    def finding(self, code: str, target: str | None = None, **data: Any) -> Finding:
+        """A finding whose message comes from the probe's ``messages`` in the run's language."""
+        ...
+
+    async def resolve(self, host: str, port: int) -> list[tuple[int, str]]:
+        """``(family, address)`` pairs from the system resolver, cached for the run."""
+        ...
+
+    async def once(self, key: str, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run ``factory`` once per run for ``key``; every caller gets its result."""
+        ...
+
+    async def to_thread(self, func: Callable[..., T], /, *args: Any) -> T:
+        """Run blocking code in a thread that can never hold up the end of the run."""
+        ...
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The run's verifying TLS context (system CAs, ``SSL_CERT_FILE``, ``ca_bundle``)."""
+        ...
+
+    def http_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        """An httpx client with the run's TLS settings; honours proxy variables."""
+        ...
+
+    def progress(self, fraction: float | None = None, note: str = "") -> None:
+        """Tell the live display how far the probe is (0..1) and what it is doing."""
+        ...
+
+
+@runtime_checkable
+class Probe(Protocol):
+    """The probe protocol. Subclass :class:`BaseProbe` for the defaults."""
+
+    id: ClassVar[str]
+    title: ClassVar[LocalText]
+
+    async def run(self, ctx: ProbeContext) -> ProbeResult: ...
+
+
+class BaseProbe:
+    """Defaults for the optional probe attributes.
+
+    ``order`` places the probe in the output (built-ins use 10..90; plug-ins default after
+    them); ``timeout`` bounds this probe alone (``None``: the run's deadline); ``slow``
+    probes are skipped by ``--quick``; ``messages`` gives each finding code's text in
+    both languages.
+    """
+
+    id: ClassVar[str] = ""
+    title: ClassVar[LocalText] = ""
+    order: ClassVar[int] = 1000
+    timeout: ClassVar[float | None] = None
+    slow: ClassVar[bool] = False
+    messages: ClassVar[Messages] = {}
+
+    async def run(self, ctx: ProbeContext) -> ProbeResult:
+        raise NotImplementedError

@@ -1,0 +1,174 @@
+"""The per-run context that probes receive (see :class:`jmo_doctor.api.ProbeContext`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jmo_doctor.api import Finding, Messages, RunOptions
+from jmo_doctor.config import Config, Target
+from jmo_doctor.i18n import fill, pick
+from jmo_doctor.threads import to_daemon_thread
+
+if TYPE_CHECKING:
+    import httpx
+
+T = TypeVar("T")
+
+ProgressSink = Callable[[str, "float | None", str], None]
+
+
+class RunShared:
+    """What every probe of one run shares: settings, caches and the deadline."""
+
+    def __init__(
+        self,
+        config: Config,
+        options: RunOptions,
+        lang: str,
+        deadline: float,
+        progress: ProgressSink | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options
+        self.lang = lang
+        self.deadline = deadline
+        self.progress_sink = progress
+        self._memo: dict[str, asyncio.Future[Any]] = {}
+        self._ssl: ssl.SSLContext | None = None
+        self._ssl_lock = threading.Lock()
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    async def once(self, key: str, factory: Callable[[], Awaitable[T]]) -> T:
+        task = self._memo.get(key)
+        if task is None:
+            task = asyncio.ensure_future(factory())
+            self._memo[key] = task
+        # shield: one caller timing out must not cancel the work the others wait for
+        result: T = await asyncio.shield(task)
+        return result
+
+    def ssl_context(self) -> ssl.SSLContext:
+        with self._ssl_lock:
+            if self._ssl is None:
+                self._ssl = make_ssl_context(self.config.ca_bundle)
+            return self._ssl
+
+
+def make_ssl_context(ca_bundle: str = "") -> ssl.SSLContext:
+    """Verifying context: the system store (``SSL_CERT_FILE`` honoured), else certifi, plus
+    ``ca_bundle``."""
+    context = ssl.create_default_context()
+    paths = ssl.get_default_verify_paths()
+    has_system_store = any(
+        p and os.path.exists(p) for p in (paths.cafile, paths.capath)
+    ) or bool(context.get_ca_certs())
+    if not has_system_store:
+        try:
+            import certifi
+
+            context.load_verify_locations(cafile=certifi.where())
+        except (ImportError, OSError):
+            pass
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
+def make_finding(
+    messages: Messages, lang: str, code: str, target: str | None = None, **data: Any
+) -> Finding:
+    """A finding whose message is ``messages[code]`` in ``lang``, filled from target and data."""
+    template = messages.get(code)
+    values = {"target": target or "", **data}
+    message = fill(pick(template, lang), values) if template else code
+    return Finding(code=code, message=message, target=target, data=data)
+
+
+class ProbeRunContext:
+    """One probe's view of the run: the shared services plus its own messages."""
+
+    def __init__(self, shared: RunShared, probe_id: str, messages: Messages) -> None:
+        self._shared = shared
+        self.probe_id = probe_id
+        self._messages = messages
+
+    @property
+    def config(self) -> Config:
+        return self._shared.config
+
+    @property
+    def options(self) -> RunOptions:
+        return self._shared.options
+
+    @property
+    def lang(self) -> str:
+        return self._shared.lang
+
+    @property
+    def targets(self) -> Sequence[Target]:
+        return self._shared.config.targets
+
+    def remaining(self) -> float:
+        return self._shared.remaining()
+
+    def text(self, *, id: str, en: str) -> str:
+        return en if self.lang == "en" else id
+
+    def finding(self, code: str, target: str | None = None, **data: Any) -> Finding:
+        return make_finding(self._messages, self.lang, code, target, **data)
+
+    async def resolve(self, host: str, port: int) -> list[tuple[int, str]]:
+        async def lookup() -> list[tuple[int, str]]:
+            infos = await asyncio.wait_for(
+                to_daemon_thread(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM),
+                timeout=max(0.1, min(10.0, self.remaining())),
+            )
+            seen: list[tuple[int, str]] = []
+            for family, _, _, _, sockaddr in infos:
+                pair = (int(family), str(sockaddr[0]))
+                if pair not in seen:
+                    seen.append(pair)
+            return seen
+
+        return await self._shared.once(f"resolve:{host}:{port}", lookup)
+
+    async def once(self, key: str, factory: Callable[[], Awaitable[T]]) -> T:
+        return await self._shared.once(key, factory)
+
+    async def to_thread(self, func: Callable[..., T], /, *args: Any) -> T:
+        return await to_daemon_thread(func, *args)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return self._shared.ssl_context()
+
+    def http_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        import httpx
+
+        options: dict[str, Any] = {
+            "verify": self.ssl_context(),
+            "trust_env": True,
+            "follow_redirects": False,
+            "timeout": httpx.Timeout(max(0.5, min(10.0, self.remaining()))),
+            "headers": {"User-Agent": f"jmo-doctor/{_version()}"},
+        }
+        options.update(kwargs)
+        return httpx.AsyncClient(**options)
+
+    def progress(self, fraction: float | None = None, note: str = "") -> None:
+        if self._shared.progress_sink is not None:
+            self._shared.progress_sink(self.probe_id, fraction, note)
+
+
+def _version() -> str:
+    from jmo_doctor import __version__
+
+    return __version__

@@ -1,0 +1,83 @@
+"""Probe discovery through the ``jmo_doctor.probes`` entry points (built-ins included).
+
+A plug-in that fails to load costs one warning line; the run goes on without it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+
+from jmo_doctor.api import ENTRY_POINT_GROUP, LocalText, Messages, Probe
+
+
+@dataclass(frozen=True)
+class LoadedProbe:
+    """A probe instance with its optional attributes resolved to their defaults."""
+
+    probe: Probe
+    id: str
+    title: LocalText
+    order: int
+    timeout: float | None
+    slow: bool
+    messages: Messages
+    source: str  # the distribution that provides it
+    builtin: bool
+
+
+@dataclass
+class Discovery:
+    probes: list[LoadedProbe] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _describe(entry: EntryPoint) -> str:
+    dist = getattr(entry, "dist", None)
+    return f"{dist.name} {dist.version}" if dist is not None else entry.value
+
+
+def _load(entry: EntryPoint) -> LoadedProbe:
+    cls = entry.load()
+    probe = cls() if inspect.isclass(cls) else cls
+    probe_id = getattr(probe, "id", None)
+    if not isinstance(probe_id, str) or not probe_id:
+        raise TypeError("it has no string 'id'")
+    if not inspect.iscoroutinefunction(getattr(probe, "run", None)):
+        raise TypeError("its 'run' is not an async method")
+    dist = getattr(entry, "dist", None)
+    return LoadedProbe(
+        probe=probe,
+        id=probe_id,
+        title=getattr(probe, "title", probe_id) or probe_id,
+        order=int(getattr(probe, "order", 1000)),
+        timeout=getattr(probe, "timeout", None),
+        slow=bool(getattr(probe, "slow", False)),
+        messages=getattr(probe, "messages", {}) or {},
+        source=_describe(entry),
+        builtin=entry.value.startswith("probes."),
+    )
+
+
+def discover() -> Discovery:
+    found = Discovery()
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            loaded = _load(entry)
+        except Exception as error:  # a broken plug-in must never stop the run
+            reason = str(error).splitlines()[0] if str(error) else ""
+            found.warnings.append(
+                f"probe plug-in '{entry.name}' ({_describe(entry)}) failed to load: "
+                f"{type(error).__name__}{': ' + reason if reason else ''}"
+                f" — the run goes on without it; reinstall or remove it (pip uninstall)"
+            )
+            continue
+        if any(p.id == loaded.id for p in found.probes):
+            found.warnings.append(
+                f"probe id '{loaded.id}' from {loaded.source} is already taken; ignored"
+            )
+            continue
+        found.probes.append(loaded)
+    found.probes.sort(key=lambda p: (p.order, p.id))
+    return found

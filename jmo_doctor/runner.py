@@ -1,0 +1,167 @@
+"""Runs the selected probes concurrently under a hard whole-run deadline.
+
+The event loop lives in a daemon thread; the calling thread waits for it until the
+deadline and then takes whatever has finished. So even a probe that blocks the event loop
+or a thread stuck in a library cannot keep the run past its deadline. Probes that have
+not finished by then are reported as ``probe.timeout``; crashes as ``probe.crashed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from jmo_doctor.api import ProbeResult, Status
+from jmo_doctor.context import ProbeRunContext, RunShared, make_finding
+from jmo_doctor.plugins import LoadedProbe
+from jmo_doctor.threads import EXECUTOR
+
+#: Probes are cancelled this long before the deadline so their results can be collected.
+CANCEL_MARGIN_S = 0.25
+#: The calling thread stops waiting this long after the deadline, whatever happens.
+HARD_STOP_GRACE_S = 0.5
+
+_MESSAGES = {
+    "probe.timeout": {
+        "id": "Probe '{probe}' tidak selesai dalam {seconds:.1f} detik.",
+        "en": "Probe '{probe}' did not finish within {seconds:.1f} s.",
+    },
+    "probe.crashed": {
+        "id": "Probe '{probe}' gagal karena kesalahan internal: {error}",
+        "en": "Probe '{probe}' failed with an internal error: {error}",
+    },
+    "probe.skipped": {
+        "id": "Dilewati ({reason}).",
+        "en": "Skipped ({reason}).",
+    },
+}
+RUNNER_MESSAGES = _MESSAGES
+
+
+@dataclass
+class ProbeState:
+    """Live state of one probe, for the progress display."""
+
+    id: str
+    started: float | None = None
+    fraction: float | None = None
+    note: str = ""
+    result: ProbeResult | None = None
+
+
+class Board:
+    """Thread-safe record of what has started and finished."""
+
+    def __init__(self, probes: Sequence[LoadedProbe]) -> None:
+        self._lock = threading.Lock()
+        self.states = {p.id: ProbeState(p.id) for p in probes}
+
+    def start(self, probe_id: str) -> None:
+        with self._lock:
+            self.states[probe_id].started = time.monotonic()
+
+    def progress(self, probe_id: str, fraction: float | None, note: str) -> None:
+        with self._lock:
+            state = self.states[probe_id]
+            state.fraction, state.note = fraction, note
+
+    def finish(self, result: ProbeResult) -> None:
+        with self._lock:
+            state = self.states[result.id]
+            if state.result is None:
+                state.result = result
+
+    def snapshot(self) -> list[ProbeState]:
+        with self._lock:
+            return [replace(s) for s in self.states.values()]
+
+
+def error_result(probe_id: str, code: str, lang: str, duration: float, **data: object) -> ProbeResult:
+    finding = make_finding(_MESSAGES, lang, code, None, probe=probe_id, **data)
+    return ProbeResult(
+        id=probe_id,
+        status=Status.ERROR,
+        summary=finding.message,
+        findings=(finding,),
+        duration_s=round(duration, 3),
+    )
+
+
+def skipped_result(probe_id: str, lang: str, reason: str) -> ProbeResult:
+    message = make_finding(_MESSAGES, lang, "probe.skipped", reason=reason).message
+    return ProbeResult(id=probe_id, status=Status.SKIP, summary=message)
+
+
+async def _guarded(
+    loaded: LoadedProbe, shared: RunShared, board: Board, verbose: bool
+) -> None:
+    board.start(loaded.id)
+    ctx = ProbeRunContext(shared, loaded.id, loaded.messages)
+    started = time.monotonic()
+    limit = shared.remaining() - CANCEL_MARGIN_S
+    if loaded.timeout is not None:
+        limit = min(limit, loaded.timeout)
+    try:
+        result = await asyncio.wait_for(loaded.probe.run(ctx), timeout=max(0.0, limit))
+        if not isinstance(result, ProbeResult):
+            raise TypeError(f"run() returned {type(result).__name__}, not ProbeResult")
+        result = replace(result, id=loaded.id, duration_s=round(time.monotonic() - started, 3))
+    except TimeoutError:
+        elapsed = time.monotonic() - started
+        result = error_result(loaded.id, "probe.timeout", shared.lang, elapsed, seconds=elapsed)
+    except Exception as error:
+        if verbose:
+            traceback.print_exc()
+        text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        result = error_result(
+            loaded.id, "probe.crashed", shared.lang, time.monotonic() - started, error=text
+        )
+    board.finish(result)
+
+
+async def _run_all(probes: Sequence[LoadedProbe], shared: RunShared, board: Board) -> None:
+    asyncio.get_running_loop().set_default_executor(EXECUTOR)
+    await asyncio.gather(*(_guarded(p, shared, board, shared.options.verbose) for p in probes))
+
+
+def run_probes(
+    probes: Sequence[LoadedProbe],
+    shared: RunShared,
+    on_tick: Callable[[Board], None] | None = None,
+    tick_s: float = 0.1,
+) -> list[ProbeResult]:
+    """Run ``probes``; results come back in the order of ``probes``, one per probe."""
+    board = Board(probes)
+    shared.progress_sink = board.progress
+
+    def loop_thread() -> None:
+        try:
+            asyncio.run(_run_all(probes, shared, board))
+        except BaseException:  # results still missing are reported as timeouts below
+            if shared.options.verbose:
+                traceback.print_exc()
+
+    thread = threading.Thread(target=loop_thread, name="jmo-doctor-loop", daemon=True)
+    thread.start()
+    hard_stop = shared.deadline + HARD_STOP_GRACE_S
+    while thread.is_alive():
+        left = hard_stop - time.monotonic()
+        if left <= 0:
+            break
+        thread.join(min(tick_s, left))
+        if on_tick is not None:
+            on_tick(board)
+    results: list[ProbeResult] = []
+    for state in board.snapshot():
+        if state.result is not None:
+            results.append(state.result)
+        else:
+            elapsed = time.monotonic() - (state.started or time.monotonic())
+            results.append(
+                error_result(state.id, "probe.timeout", shared.lang, elapsed, seconds=elapsed)
+            )
+    return results
