@@ -1,3 +1,3 @@
-"""jmo-doctor: finds out why the JHT balance does not show in the JMO app, and says how to fix it."""
+"""jmo-doctor: finds why the JHT balance does not show in the JMO app, and how to fix it."""
 
 __version__ = "0.1.0"

@@ -138,8 +138,10 @@ def _host(value: Any) -> str | None:
 
 
 def _name(value: Any) -> str | None:
-    return None if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", value) else (
-        "must be 1-63 letters, digits, '.', '_' or '-'"
+    return (
+        None
+        if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", value)
+        else ("must be 1-63 letters, digits, '.', '_' or '-'")
     )
 
 
@@ -296,7 +298,7 @@ class _Loader:
         if not isinstance(value, spec.kind) or isinstance(value, bool):
             got = type(value).__name__
             raise self.fail(section, key, f"must be {_TYPE_NAMES[spec.kind]}, not {got}", index)
-        if spec.kind is list:
+        if isinstance(value, list):
             for item in value:
                 if not isinstance(item, str):
                     raise self.fail(section, key, "must be a list of strings", index)
@@ -318,7 +320,9 @@ class _Loader:
                 raise self.fail("target", "", "needs a 'host'", index)
             host, port = fields["host"], fields.get("port", 443)
             shown_host = f"[{host}]" if ":" in host else host
-            default_url = f"https://{shown_host}/" if port == 443 else f"https://{shown_host}:{port}/"
+            default_url = (
+                f"https://{shown_host}/" if port == 443 else f"https://{shown_host}:{port}/"
+            )
             target = Target(
                 name=fields.get("name", host),
                 host=host,

@@ -68,9 +68,9 @@ def make_ssl_context(ca_bundle: str = "") -> ssl.SSLContext:
     ``ca_bundle``."""
     context = ssl.create_default_context()
     paths = ssl.get_default_verify_paths()
-    has_system_store = any(
-        p and os.path.exists(p) for p in (paths.cafile, paths.capath)
-    ) or bool(context.get_ca_certs())
+    has_system_store = any(p and os.path.exists(p) for p in (paths.cafile, paths.capath)) or bool(
+        context.get_ca_certs()
+    )
     if not has_system_store:
         try:
             import certifi

@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from typing import cast
 
 from jmo_doctor.api import ENTRY_POINT_GROUP, LocalText, Messages, Probe
 
@@ -39,14 +40,14 @@ def _describe(entry: EntryPoint) -> str:
 
 
 def _load(entry: EntryPoint) -> LoadedProbe:
-    cls = entry.load()
-    probe = cls() if inspect.isclass(cls) else cls
+    loaded = entry.load()
+    # a class is instantiated; a ready-made instance is accepted as it is
+    probe = cast(Probe, loaded() if inspect.isclass(loaded) else loaded)
     probe_id = getattr(probe, "id", None)
     if not isinstance(probe_id, str) or not probe_id:
         raise TypeError("it has no string 'id'")
     if not inspect.iscoroutinefunction(getattr(probe, "run", None)):
         raise TypeError("its 'run' is not an async method")
-    dist = getattr(entry, "dist", None)
     return LoadedProbe(
         probe=probe,
         id=probe_id,

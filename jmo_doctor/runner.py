@@ -80,7 +80,9 @@ class Board:
             return [replace(s) for s in self.states.values()]
 
 
-def error_result(probe_id: str, code: str, lang: str, duration: float, **data: object) -> ProbeResult:
+def error_result(
+    probe_id: str, code: str, lang: str, duration: float, **data: object
+) -> ProbeResult:
     finding = make_finding(_MESSAGES, lang, code, None, probe=probe_id, **data)
     return ProbeResult(
         id=probe_id,
@@ -96,9 +98,7 @@ def skipped_result(probe_id: str, lang: str, reason: str) -> ProbeResult:
     return ProbeResult(id=probe_id, status=Status.SKIP, summary=message)
 
 
-async def _guarded(
-    loaded: LoadedProbe, shared: RunShared, board: Board, verbose: bool
-) -> None:
+async def _guarded(loaded: LoadedProbe, shared: RunShared, board: Board, verbose: bool) -> None:
     board.start(loaded.id)
     ctx = ProbeRunContext(shared, loaded.id, loaded.messages)
     started = time.monotonic()

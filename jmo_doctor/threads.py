@@ -19,7 +19,7 @@ T = TypeVar("T")
 class DaemonExecutor(concurrent.futures.Executor):
     """One daemon thread per call; ``shutdown`` never waits."""
 
-    def submit(  # type: ignore[override]
+    def submit(
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()

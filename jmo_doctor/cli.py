@@ -1,0 +1,72 @@
+"""Entry point: turns every outcome into an exit code of SPEC §3, never a traceback.
+
+Kept tiny so that ``jmo-doctor --version`` answers without importing click or rich.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from jmo_doctor.exitcodes import ExitStatus
+
+
+class UserError(Exception):
+    """Bad input from the person: printed as one line, exit code 3."""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:
+        from jmo_doctor import __version__
+
+        print(f"jmo-doctor {__version__}")
+        sys.exit(ExitStatus.OK)
+    sys.exit(run_cli(args))
+
+
+def run_cli(args: list[str]) -> int:
+    import click
+
+    from jmo_doctor.commands import cli
+    from jmo_doctor.config import ConfigError
+    from jmo_doctor.report.document import ReportFileError
+
+    try:
+        result = cli.main(args=args, prog_name="jmo-doctor", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.ClickException as error:  # usage errors included: exit 3, not click's 2
+        hint = ""
+        if isinstance(error, click.UsageError) and error.ctx is not None:
+            hint = f" (see: {error.ctx.command_path} --help)"
+        _error(f"{error.format_message()}{hint}")
+        return ExitStatus.UNKNOWN
+    except (ConfigError, ReportFileError, UserError) as error:
+        _error(str(error))
+        return ExitStatus.UNKNOWN
+    except click.exceptions.Abort:
+        _error("interrupted")
+        return ExitStatus.UNKNOWN
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return ExitStatus.UNKNOWN
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`); silence the flush at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitStatus.UNKNOWN
+    except Exception as error:  # the last line of defence: a clear line, not a traceback
+        if os.environ.get("JMO_DOCTOR_DEBUG"):
+            raise
+        _error(
+            f"internal error: {type(error).__name__}: {error} — please report it "
+            "(set JMO_DOCTOR_DEBUG=1 for the traceback)"
+        )
+        return ExitStatus.UNKNOWN
+    return int(result) if isinstance(result, int) else ExitStatus.OK
+
+
+def _error(message: str) -> None:
+    print(f"jmo-doctor: error: {message}", file=sys.stderr)

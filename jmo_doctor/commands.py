@@ -1,0 +1,250 @@
+"""The click command tree of SPEC §3. Heavy imports happen inside the commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from jmo_doctor import __version__
+from jmo_doctor.exitcodes import ExitStatus
+from jmo_doctor.i18n import LANGUAGES
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+FORMATS = ("text", "json", "markdown")
+
+
+def _ids(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _colour(stream: Any) -> bool:
+    return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
+
+
+def _lang_option(f: Any) -> Any:
+    return click.option(
+        "--lang",
+        type=click.Choice(LANGUAGES),
+        default=None,
+        help="Language of the output: id (Bahasa Indonesia, default) or en.",
+    )(f)
+
+
+def _resolve_lang(option: str | None, config_path: str | None = None) -> str:
+    if option:
+        return option
+    from jmo_doctor import config
+
+    return config.load(config_path).lang
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="jmo-doctor", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Finds out why the JHT balance does not show in the JMO app, and says how to fix it."""
+
+
+@cli.command()
+@click.option("--config", "config_path", metavar="PATH", help="Config file (TOML).")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+@click.option("--output", metavar="PATH", help="Write the report to PATH (atomically).")
+@_lang_option
+@click.option("--only", metavar="IDS", help="Run only these probes (comma-separated ids).")
+@click.option("--skip", metavar="IDS", help="Skip these probes (comma-separated ids).")
+@click.option("--quick", is_flag=True, help="Skip slow probes (bandwidth).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True, max=3600),
+    default=None,
+    metavar="SECONDS",
+    help="Hard deadline for the whole run (default from config: 30).",
+)
+@click.option("--kpj", metavar="NUMBER", help="Your KPJ number, checked offline (redacted).")
+@click.option("--app-version", metavar="VERSION", help="The JMO version installed.")
+@click.option("--platform", "platform_name", type=click.Choice(("android", "ios")))
+@click.option("--no-history", is_flag=True, help="Do not record this run in the history.")
+@click.option("--no-redact", is_flag=True, help="Keep personal data in the report.")
+@click.option("--verbose", "-v", is_flag=True, help="Show every finding and metric.")
+def run(
+    config_path: str | None,
+    output_format: str,
+    output: str | None,
+    lang: str | None,
+    only: str | None,
+    skip: str | None,
+    quick: bool,
+    timeout: float | None,
+    kpj: str | None,
+    app_version: str | None,
+    platform_name: str | None,
+    no_history: bool,
+    no_redact: bool,
+    verbose: bool,
+) -> int:
+    """Run the checks and print the diagnosis with the fix."""
+    started = time.monotonic()
+    from jmo_doctor import config as config_module
+    from jmo_doctor import plugins, session
+    from jmo_doctor.api import RunOptions
+    from jmo_doctor.cli import UserError
+
+    config = config_module.load(config_path)
+    lang = lang or config.lang
+    discovery = plugins.discover()
+    for warning in discovery.warnings:
+        click.echo(f"jmo-doctor: warning: {warning}", err=True)
+    try:
+        selection = session.select(discovery.probes, _ids(only), _ids(skip), quick)
+    except session.SelectionError as error:
+        raise UserError(str(error)) from None
+    options = RunOptions(
+        kpj=kpj,
+        app_version=app_version or config.app.installed_version or None,
+        platform=platform_name,
+        quick=quick,
+        verbose=verbose,
+        redact=not no_redact,
+    )
+    run_timeout = timeout if timeout is not None else config.timeout
+    show_live = output_format == "text" and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    kwargs: dict[str, Any] = {
+        "started": started,
+        "timeout": run_timeout,
+        "warnings": discovery.warnings,
+    }
+    if show_live:
+        from jmo_doctor.report.live import LiveProgress
+
+        with LiveProgress(selection.chosen, lang, sys.stderr) as tick:
+            doc = session.execute(config, options, lang, selection, on_tick=tick, **kwargs)
+    else:
+        doc = session.execute(config, options, lang, selection, **kwargs)
+    _emit(doc, output_format, output, verbose)
+    return int(doc["exit_code"])
+
+
+def _emit(doc: dict[str, Any], output_format: str, output: str | None, verbose: bool) -> None:
+    from jmo_doctor.report import document, markdown, text
+
+    lines = text.layout(doc, verbose=verbose)
+    if output_format == "json":
+        rendered = document.dumps(doc)
+    elif output_format == "markdown":
+        rendered = markdown.render(doc)
+    else:
+        rendered = text.plain(lines)
+    if output:
+        from jmo_doctor.fileio import write_atomic
+        from jmo_doctor.report.labels import label
+
+        try:
+            write_atomic(output, rendered)
+        except OSError as error:
+            from jmo_doctor.cli import UserError
+
+            # the report is not lost: it goes to stdout instead
+            sys.stdout.write(rendered)
+            raise UserError(f"cannot write {output}: {error.strerror or error}") from None
+        lang = doc["run"]["lang"]
+        summary = text.plain([text.verdict_line(doc, lang)]).strip()
+        click.echo(summary, err=True)
+        click.echo(label("saved", lang).format(path=output), err=True)
+    elif output_format == "text" and _colour(sys.stdout):
+        text.print_rich(lines, sys.stdout)
+    else:
+        sys.stdout.write(rendered)
+        sys.stdout.flush()
+
+
+@cli.command()
+@_lang_option
+def probes(lang: str | None) -> int:
+    """List every probe found (built-in and plug-ins)."""
+    from jmo_doctor import plugins
+    from jmo_doctor.i18n import pick
+
+    lang = _resolve_lang(lang)
+    discovery = plugins.discover()
+    for warning in discovery.warnings:
+        click.echo(f"jmo-doctor: warning: {warning}", err=True)
+    width = max((len(p.id) for p in discovery.probes), default=4)
+    builtin = "bawaan" if lang == "id" else "built-in"
+    for probe in discovery.probes:
+        origin = builtin if probe.builtin else f"plug-in: {probe.source}"
+        slow = " (--quick: skip)" if probe.slow else ""
+        click.echo(f"{probe.id.ljust(width)}  {pick(probe.title, lang)}{slow}  [{origin}]")
+    return ExitStatus.OK
+
+
+@cli.command()
+@click.argument("cause_id", required=False)
+@_lang_option
+def causes(cause_id: str | None, lang: str | None) -> int:
+    """List the causes, or explain one with its fix."""
+    from jmo_doctor import catalogue
+    from jmo_doctor.cli import UserError
+    from jmo_doctor.report.labels import label
+
+    lang = _resolve_lang(lang)
+    ids = catalogue.cause_ids()
+    if cause_id is None:
+        width = max(len(i) for i in ids)
+        for each in ids:
+            click.echo(f"{each.ljust(width)}  {catalogue.entry(each).title(lang)}")
+        return ExitStatus.OK
+    if cause_id not in ids:
+        raise UserError(f"unknown cause id '{cause_id}' (known: {', '.join(ids)})")
+    item = catalogue.entry(cause_id)
+    click.echo(f"{item.title(lang)} ({cause_id})")
+    click.echo("")
+    click.echo(item.explanation(lang))
+    click.echo("")
+    click.echo(f"{label('fix', lang)}:")
+    for number, step in enumerate(item.fix(lang), start=1):
+        click.echo(f"  {number}. {step}")
+    return ExitStatus.OK
+
+
+@cli.group()
+def kpj() -> None:
+    """KPJ (Kartu Peserta Jamsostek) number tools."""
+
+
+@kpj.command("check")
+@click.argument("number")
+@_lang_option
+def kpj_check(number: str, lang: str | None) -> int:
+    """Validate a KPJ number offline (11 digits)."""
+    from jmo_doctor.kpj import check_kpj, verdict_message
+
+    lang = _resolve_lang(lang)
+    verdict = check_kpj(number)
+    click.echo(verdict_message(verdict, lang))
+    return ExitStatus.OK if verdict.valid else ExitStatus.WARNING
+
+
+@cli.group()
+def report() -> None:
+    """Saved reports."""
+
+
+@report.command("show")
+@click.argument("file", metavar="FILE")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+@click.option("--verbose", "-v", is_flag=True, help="Show every finding and metric.")
+def report_show(file: str, output_format: str, verbose: bool) -> int:
+    """Render a saved JSON report."""
+    from jmo_doctor.report import document
+
+    doc = document.load(file)
+    _emit(doc, output_format, None, verbose)
+    return ExitStatus.OK
+
+
+def command_names() -> Sequence[str]:
+    return sorted(cli.commands)

@@ -1,0 +1,1 @@
+"""Report document, redaction and renderers (text, JSON, Markdown)."""

@@ -1,0 +1,58 @@
+"""Words the renderers print around the report's own text, in both languages."""
+
+from __future__ import annotations
+
+from jmo_doctor.i18n import pick
+
+LABELS: dict[str, dict[str, str]] = {
+    "probes": {"id": "Pemeriksaan", "en": "Checks"},
+    "causes": {"id": "Penyebab yang paling mungkin", "en": "Most likely causes"},
+    "fix": {"id": "Langkah perbaikan", "en": "What to do"},
+    "evidence": {"id": "Bukti", "en": "Evidence"},
+    "verdict": {"id": "Kesimpulan", "en": "Verdict"},
+    "exit_code": {"id": "kode keluar", "en": "exit code"},
+    "seconds": {"id": "dtk", "en": "s"},
+    "confidence": {"id": "keyakinan", "en": "confidence"},
+    "article": {"id": "artikel bagian", "en": "article section"},
+    "article_intro": {"id": "pendahuluan artikel", "en": "article introduction"},
+    "warnings": {"id": "Peringatan", "en": "Warnings"},
+    "redacted": {
+        "id": "Data pribadi (nomor KPJ, alamat IP, nama perangkat) disamarkan.",
+        "en": "Personal data (KPJ number, IP addresses, device name) is redacted.",
+    },
+    "not_redacted": {
+        "id": "Laporan TIDAK disamarkan: jangan bagikan ke orang lain.",
+        "en": "Report NOT redacted: do not share it with others.",
+    },
+    "all_clear": {
+        "id": "Tidak ada masalah pada perangkat, jaringan, atau versi aplikasi.",
+        "en": "Nothing is wrong with the device, the network or the app version.",
+    },
+    "follow_steps": {
+        "id": "Ikuti langkah perbaikan di atas.",
+        "en": "Follow the steps above.",
+    },
+    "saved": {"id": "Laporan disimpan ke {path}", "en": "Report saved to {path}"},
+    "no_causes": {
+        "id": "Pemeriksaan tidak dapat diselesaikan; tidak ada kesimpulan.",
+        "en": "The checks could not be completed; no verdict.",
+    },
+    "status.ok": {"id": "OK", "en": "OK"},
+    "status.warning": {"id": "PERINGATAN", "en": "WARNING"},
+    "status.critical": {"id": "KRITIS", "en": "CRITICAL"},
+    "status.unknown": {"id": "TIDAK DIKETAHUI", "en": "UNKNOWN"},
+    "confidence.high": {"id": "tinggi", "en": "high"},
+    "confidence.medium": {"id": "sedang", "en": "medium"},
+    "confidence.low": {"id": "rendah", "en": "low"},
+    "probe.pass": {"id": "ok", "en": "ok"},
+    "probe.warn": {"id": "awas", "en": "warn"},
+    "probe.fail": {"id": "gagal", "en": "fail"},
+    "probe.skip": {"id": "lewat", "en": "skip"},
+    "probe.error": {"id": "galat", "en": "error"},
+    "running": {"id": "berjalan", "en": "running"},
+    "waiting": {"id": "menunggu", "en": "waiting"},
+}
+
+
+def label(key: str, lang: str) -> str:
+    return pick(LABELS.get(key, {"en": key}), lang)

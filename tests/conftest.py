@@ -1,0 +1,94 @@
+"""Test-suite guard (SPEC §8): no packet may leave loopback from the test process.
+
+Every socket connect/send and every name lookup in this process is checked; anything
+aimed outside 127.0.0.0/8 or ::1 is blocked and fails the test that tried it. Tests that
+need a real network run the CLI inside network namespaces the suite creates (tests/lab).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+_ALLOWED_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+_violations: list[str] = []
+
+
+def _is_loopback(host: Any) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode(errors="replace")
+    if not isinstance(host, str):
+        return False
+    host = host.strip("[]").split("%")[0]
+    if host in _ALLOWED_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check(address: Any, what: str) -> None:
+    if isinstance(address, tuple) and address and not _is_loopback(address[0]):
+        _violations.append(f"{what} {address!r}")
+        raise ConnectionRefusedError(f"hermetic test guard: {what} to {address!r} blocked")
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_sendto = socket.socket.sendto
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _connect(self: socket.socket, address: Any) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _check(address, "connect")
+    return _real_connect(self, address)
+
+
+def _connect_ex(self: socket.socket, address: Any) -> int:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _check(address, "connect")
+    return _real_connect_ex(self, address)
+
+
+def _sendto(self: socket.socket, data: Any, *args: Any) -> int:
+    address = args[-1]
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _check(address, "sendto")
+    return _real_sendto(self, data, *args)
+
+
+def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if host is not None and not _is_loopback(host):
+        _violations.append(f"name lookup {host!r}")
+        raise socket.gaierror(socket.EAI_NONAME, f"hermetic test guard: lookup of {host!r} blocked")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect = _connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+socket.socket.sendto = _sendto  # type: ignore[method-assign,assignment]
+socket.getaddrinfo = _getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def hermetic_guard() -> Iterator[None]:
+    """Fails any test during which something tried to reach beyond loopback."""
+    _violations.clear()
+    yield
+    if _violations:
+        found = "; ".join(_violations[:5])
+        _violations.clear()
+        pytest.fail(f"hermetic guard: test tried to leave loopback: {found}")
+
+
+@pytest.fixture
+def allow_outside_lookup_failures() -> Iterator[list[str]]:
+    """For tests that *expect* the guard to block something: hands over the record."""
+    yield _violations
+    _violations.clear()
