@@ -259,7 +259,11 @@ class _Locator:
                 self.lines.setdefault((section, index, key.group(1)), number)
 
     def line(self, section: str, key: str, index: int = 0) -> int | None:
-        return self.lines.get((section, index, key)) or self.lines.get((section, index, ""))
+        return (
+            self.lines.get((section, index, key))
+            or self.lines.get((section, index, ""))
+            or self.lines.get(("", 0, section))  # `dns = "x"` written as a top-level key
+        )
 
 
 class _Loader:

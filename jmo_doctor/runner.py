@@ -138,10 +138,13 @@ def run_probes(
     board = Board(probes)
     shared.progress_sink = board.progress
 
+    loop_failure: list[str] = []
+
     def loop_thread() -> None:
         try:
             asyncio.run(_run_all(probes, shared, board))
-        except BaseException:  # results still missing are reported as timeouts below
+        except BaseException as error:  # results still missing are reported below
+            loop_failure.append(f"{type(error).__name__}: {error}")
             if shared.options.verbose:
                 traceback.print_exc()
 
@@ -159,6 +162,10 @@ def run_probes(
     for state in board.snapshot():
         if state.result is not None:
             results.append(state.result)
+        elif loop_failure:
+            results.append(
+                error_result(state.id, "probe.crashed", shared.lang, 0.0, error=loop_failure[0])
+            )
         else:
             elapsed = time.monotonic() - (state.started or time.monotonic())
             results.append(

@@ -16,8 +16,12 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-class DaemonExecutor(concurrent.futures.Executor):
-    """One daemon thread per call; ``shutdown`` never waits."""
+class DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
+    """One daemon thread per call; ``shutdown`` never waits.
+
+    A ``ThreadPoolExecutor`` only in name: asyncio insists on that type for its default
+    executor, but none of the pool's joinable threads is ever started.
+    """
 
     def submit(
         self, fn: Callable[..., T], /, *args: Any, **kwargs: Any

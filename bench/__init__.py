@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): jmo-doctor measured side by side with a peer, medians."""

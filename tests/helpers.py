@@ -1,0 +1,60 @@
+"""Small builders shared by the tests (no network, no mocks of libraries)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from jmo_doctor import config
+from jmo_doctor.api import BaseProbe, ProbeContext, ProbeResult, RunOptions, Status
+from jmo_doctor.context import ProbeRunContext, RunShared
+from jmo_doctor.plugins import LoadedProbe
+
+
+def make_shared(
+    toml: str = "", *, timeout: float = 10.0, lang: str = "en", options: RunOptions | None = None
+) -> RunShared:
+    return RunShared(
+        config.parse(toml, "<test>"),
+        options or RunOptions(),
+        lang,
+        deadline=time.monotonic() + timeout,
+    )
+
+
+def make_context(
+    toml: str = "", *, probe: type[BaseProbe] | None = None, **kwargs: Any
+) -> ProbeRunContext:
+    shared = make_shared(toml, **kwargs)
+    return ProbeRunContext(shared, probe.id if probe else "test", probe.messages if probe else {})
+
+
+def loaded(probe: Any, *, order: int = 100, timeout: float | None = None) -> LoadedProbe:
+    return LoadedProbe(
+        probe=probe,
+        id=probe.id,
+        title=probe.id,
+        order=order,
+        timeout=timeout,
+        slow=False,
+        messages={},
+        source="test",
+        builtin=False,
+    )
+
+
+class FuncProbe(BaseProbe):
+    """A probe whose body is a given coroutine function."""
+
+    title: ClassVar[str] = "test probe"
+
+    def __init__(self, probe_id: str, body: Callable[[ProbeContext], Awaitable[Any]]) -> None:
+        self.id = probe_id  # type: ignore[misc]
+        self._body = body
+
+    async def run(self, ctx: ProbeContext) -> ProbeResult:
+        result = await self._body(ctx)
+        if isinstance(result, ProbeResult):
+            return result
+        return ProbeResult(id=self.id, status=Status.PASS, summary=str(result))

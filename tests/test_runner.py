@@ -1,0 +1,100 @@
+"""The runner: concurrency, guarded crashes and overruns, the hard deadline, stable order."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from jmo_doctor.api import ProbeContext, Status
+from jmo_doctor.runner import run_probes
+from tests.helpers import FuncProbe, loaded, make_shared
+
+
+async def _sleep_then_pass(ctx: ProbeContext) -> str:
+    await asyncio.sleep(0.4)
+    return "slept"
+
+
+def test_probes_run_concurrently_and_keep_their_order() -> None:
+    probes = [loaded(FuncProbe(f"p{i}", _sleep_then_pass)) for i in range(5)]
+    started = time.monotonic()
+    results = run_probes(probes, make_shared(timeout=5))
+    elapsed = time.monotonic() - started
+    assert [r.id for r in results] == ["p0", "p1", "p2", "p3", "p4"]
+    assert all(r.status is Status.PASS for r in results)
+    assert elapsed < 1.2, f"5 probes of 0.4 s took {elapsed:.2f} s: not concurrent"
+    assert all(0.35 < r.duration_s < 1.0 for r in results)
+
+
+def test_a_crash_becomes_an_error_result() -> None:
+    async def boom(ctx: ProbeContext) -> str:
+        raise ValueError("bad answer from server")
+
+    good = loaded(FuncProbe("good", _sleep_then_pass))
+    results = run_probes([loaded(FuncProbe("bad", boom)), good], make_shared(timeout=5))
+    bad = results[0]
+    assert bad.status is Status.ERROR
+    assert [f.code for f in bad.findings] == ["probe.crashed"]
+    assert "ValueError: bad answer from server" in bad.findings[0].message
+    assert results[1].status is Status.PASS
+
+
+def test_a_probe_returning_the_wrong_type_is_reported() -> None:
+    class Wrong(FuncProbe):
+        async def run(self, ctx: ProbeContext):  # type: ignore[no-untyped-def]
+            return {"status": "pass"}
+
+    result = run_probes([loaded(Wrong("wrong", _sleep_then_pass))], make_shared(timeout=5))[0]
+    assert result.findings[0].code == "probe.crashed"
+
+
+def test_per_probe_timeout() -> None:
+    async def forever(ctx: ProbeContext) -> str:
+        await asyncio.sleep(60)
+        return "never"
+
+    started = time.monotonic()
+    result = run_probes([loaded(FuncProbe("slow", forever), timeout=0.3)], make_shared(timeout=10))
+    assert time.monotonic() - started < 2
+    assert result[0].status is Status.ERROR
+    assert result[0].findings[0].code == "probe.timeout"
+
+
+def test_deadline_holds_even_when_a_probe_blocks_the_event_loop() -> None:
+    async def blocks_loop(ctx: ProbeContext) -> str:
+        time.sleep(8)  # a badly written plug-in: blocks the whole loop
+        return "late"
+
+    async def stuck_thread(ctx: ProbeContext) -> str:
+        return str(await ctx.to_thread(threading.Event().wait, 30))
+
+    probes = [
+        loaded(FuncProbe("fine", _sleep_then_pass)),
+        loaded(FuncProbe("blocker", blocks_loop)),
+        loaded(FuncProbe("stuck", stuck_thread)),
+    ]
+    started = time.monotonic()
+    results = run_probes(probes, make_shared(timeout=1.5))
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.5 + 1.0, f"run took {elapsed:.2f} s, past deadline + 1 s"
+    codes = {r.id: [f.code for f in r.findings] for r in results}
+    assert codes["blocker"] == ["probe.timeout"]
+    assert codes["stuck"] == ["probe.timeout"]
+
+
+def test_once_shares_work_between_probes() -> None:
+    calls: list[int] = []
+
+    async def fetch() -> int:
+        calls.append(1)
+        await asyncio.sleep(0.1)
+        return 42
+
+    async def user(ctx: ProbeContext) -> str:
+        return str(await ctx.once("shared", fetch))
+
+    probes = [loaded(FuncProbe(f"u{i}", user)) for i in range(3)]
+    results = run_probes(probes, make_shared(timeout=5))
+    assert [r.summary for r in results] == ["42", "42", "42"]
+    assert len(calls) == 1
