@@ -8,7 +8,12 @@ need a real network run the CLI inside network namespaces the suite creates (tes
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import socket
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
@@ -92,3 +97,46 @@ def allow_outside_lookup_failures() -> Iterator[list[str]]:
     """For tests that *expect* the guard to block something: hands over the record."""
     yield _violations
     _violations.clear()
+
+
+# --- the real installed CLI --------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _pip(python: Path, *args: str, cwd: Path | None = None) -> None:
+    subprocess.run(
+        [str(python), "-m", "pip", "--disable-pip-version-check", "-q", *args],
+        check=True,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the *wheel* of jmo-doctor and two plug-ins installed (offline).
+
+    Built without network: no build isolation, no index. The runtime dependencies come
+    from the test environment through a .pth file, so nothing is downloaded.
+    """
+    root = tmp_path_factory.mktemp("installed")
+    dist = root / "dist"
+    for project in (REPO, REPO / "tests/plugins/hello", REPO / "tests/plugins/broken"):
+        _pip(Path(sys.executable), "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+             "-w", str(dist), str(project))
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    # dependencies from the test environment, *after* the venv's own site-packages
+    Path(site, "_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    wheels = sorted(str(w) for w in dist.glob("*.whl"))
+    _pip(Path(sys.executable), "--python", str(python), "install", "--no-deps", "--no-index",
+         *wheels)
+    assert shutil.which("jmo-doctor", path=str(venv / "bin"))
+    return venv
