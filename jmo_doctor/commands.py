@@ -195,17 +195,17 @@ def causes(cause_id: str | None, lang: str | None) -> int:
     if cause_id is None:
         width = max(len(i) for i in ids)
         for each in ids:
-            click.echo(f"{each.ljust(width)}  {catalogue.entry(each).title(lang)}")
+            click.echo(f"{each.ljust(width)}  {catalogue.text(each, lang).title}")
         return ExitStatus.OK
     if cause_id not in ids:
         raise UserError(f"unknown cause id '{cause_id}' (known: {', '.join(ids)})")
-    item = catalogue.entry(cause_id)
-    click.echo(f"{item.title(lang)} ({cause_id})")
+    item = catalogue.text(cause_id, lang)
+    click.echo(f"{item.title} ({cause_id})")
     click.echo("")
-    click.echo(item.explanation(lang))
+    click.echo(item.explanation)
     click.echo("")
     click.echo(f"{label('fix', lang)}:")
-    for number, step in enumerate(item.fix(lang), start=1):
+    for number, step in enumerate(item.fix, start=1):
         click.echo(f"  {number}. {step}")
     return ExitStatus.OK
 

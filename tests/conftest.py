@@ -124,19 +124,30 @@ def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("installed")
     dist = root / "dist"
     for project in (REPO, REPO / "tests/plugins/hello", REPO / "tests/plugins/broken"):
-        _pip(Path(sys.executable), "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-             "-w", str(dist), str(project))
+        _pip(
+            Path(sys.executable),
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(dist),
+            str(project),
+        )
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     # dependencies from the test environment, *after* the venv's own site-packages
     Path(site, "_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     wheels = sorted(str(w) for w in dist.glob("*.whl"))
-    _pip(Path(sys.executable), "--python", str(python), "install", "--no-deps", "--no-index",
-         *wheels)
+    _pip(
+        Path(sys.executable), "--python", str(python), "install", "--no-deps", "--no-index", *wheels
+    )
     assert shutil.which("jmo-doctor", path=str(venv / "bin"))
     return venv

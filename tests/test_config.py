@@ -98,8 +98,12 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1.1.1.1", ("1.1.1.1", 53)), ("1.1.1.1:5353", ("1.1.1.1", 5353)),
-     ("::1", ("::1", 53)), ("[::1]:5353", ("::1", 5353))],
+    [
+        ("1.1.1.1", ("1.1.1.1", 53)),
+        ("1.1.1.1:5353", ("1.1.1.1", 5353)),
+        ("::1", ("::1", 53)),
+        ("[::1]:5353", ("::1", 5353)),
+    ],
 )
 def test_parse_resolver(text: str, expected: tuple[str, int]) -> None:
     assert config.parse_resolver(text) == expected

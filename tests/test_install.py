@@ -42,8 +42,17 @@ def test_probes_lists_builtins_and_the_plugin_and_warns_once(installed_venv: Pat
 def test_plugin_result_reaches_the_report(installed_venv: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     done = _cli(
-        installed_venv, "run", "--only", "kpj,hello", "--kpj", "1234-5678-901",
-        "--format", "json", "--output", str(out), cwd=tmp_path,
+        installed_venv,
+        "run",
+        "--only",
+        "kpj,hello",
+        "--kpj",
+        "1234-5678-901",
+        "--format",
+        "json",
+        "--output",
+        str(out),
+        cwd=tmp_path,
     )
     assert done.returncode in (0, 1, 2), done.stderr
     text = out.read_text()
@@ -62,6 +71,9 @@ def test_plugin_result_reaches_the_report(installed_venv: Path, tmp_path: Path) 
 def test_module_entry_point(installed_venv: Path) -> None:
     done = subprocess.run(
         [str(installed_venv / "bin" / "python"), "-m", "jmo_doctor", "--version"],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     assert done.stdout.strip() == "jmo-doctor 0.1.0"

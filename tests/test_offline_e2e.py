@@ -10,7 +10,9 @@ from pathlib import Path
 from tests.netns import empty_namespace
 
 
-def _run_offline(venv: Path, home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+def _run_offline(
+    venv: Path, home: Path, *args: str
+) -> tuple[subprocess.CompletedProcess[str], float]:
     with empty_namespace() as namespace:
         started = time.monotonic()
         done = subprocess.run(

@@ -29,21 +29,26 @@ def test_kpj_keeps_only_its_last_three_digits_in_any_spelling() -> None:
 
 
 def test_device_addresses_are_scrubbed_but_server_addresses_stay() -> None:
-    doc = {"details": {"addresses": ["192.168.1.23", "fe80::1c2b%wlan0"]},
-           "msg": "from 192.168.1.23 to 192.168.1.230 and 36.86.63.185"}
+    doc = {
+        "details": {"addresses": ["192.168.1.23", "fe80::1c2b%wlan0"]},
+        "msg": "from 192.168.1.23 to 192.168.1.230 and 36.86.63.185",
+    }
     out = _scrub(doc, addresses=["192.168.1.23", "fe80::1c2b%wlan0"])
-    assert "192.168.1.23\"" not in out and "192.168.1.23 " not in out
+    assert '192.168.1.23"' not in out and "192.168.1.23 " not in out
     assert "192.168.1.230" in out  # a different address that merely starts alike
     assert "36.86.63.185" in out  # a block-page server address is evidence, not personal
     assert "fe80::1c2b" not in out
 
 
 def test_user_host_home_and_secrets() -> None:
-    doc = {"env": "proxy http://siti:hunter22@proxy.corp:8080 on laptop-siti as siti",
-           "path": "/home/siti/.config/jmo-doctor/config.toml",
-           "token": "abc123secretvalue"}
-    out = _scrub(doc, hostname="laptop-siti", username="siti",
-                 environ={"GITHUB_TOKEN": "abc123secretvalue"})
+    doc = {
+        "env": "proxy http://siti:hunter22@proxy.corp:8080 on laptop-siti as siti",
+        "path": "/home/siti/.config/jmo-doctor/config.toml",
+        "token": "abc123secretvalue",
+    }
+    out = _scrub(
+        doc, hostname="laptop-siti", username="siti", environ={"GITHUB_TOKEN": "abc123secretvalue"}
+    )
     for leaked in ("hunter22", "laptop-siti", "/home/siti", "abc123secretvalue", " siti"):
         assert leaked not in out, leaked
     assert "~/.config/jmo-doctor" in out

@@ -28,6 +28,7 @@ LABELS: dict[str, dict[str, str]] = {
         "id": "Tidak ada masalah pada perangkat, jaringan, atau versi aplikasi.",
         "en": "Nothing is wrong with the device, the network or the app version.",
     },
+    "most_likely": {"id": "Kemungkinan besar:", "en": "Most likely:"},
     "follow_steps": {
         "id": "Ikuti langkah perbaikan di atas.",
         "en": "Follow the steps above.",

@@ -33,10 +33,15 @@ _STATUS_STYLE = {
 WIDTH = 88
 
 
-def _wrap(text: str, indent: int, style: str = "") -> list[Line]:
-    pad = " " * indent
-    lines = textwrap.wrap(text, width=WIDTH - indent) or [""]
-    return [[(pad + line, style)] for line in lines]
+def _wrap(text: str, indent: int, style: str = "", hanging: int = 0) -> list[Line]:
+    """``text`` wrapped at ``indent``; continuation lines ``hanging`` further in."""
+    lines = textwrap.wrap(
+        text,
+        width=WIDTH,
+        initial_indent=" " * indent,
+        subsequent_indent=" " * (indent + hanging),
+    )
+    return [[(line, style)] for line in lines or [""]]
 
 
 def _seconds(value: Any, lang: str) -> str:
@@ -78,7 +83,8 @@ def layout(doc: Mapping[str, Any], *, verbose: bool = False) -> list[Line]:
         if status in ("pass", "skip") and not verbose:
             continue
         for finding in probe.get("findings", []):
-            out.extend(_wrap(f"- {finding.get('message', finding.get('code', ''))}", 8, "dim"))
+            message = finding.get("message", finding.get("code", ""))
+            out.extend(_wrap(f"- {message}", 8, "dim", hanging=2))
         if verbose and probe.get("metrics"):
             metrics = ", ".join(f"{k}={v:g}" for k, v in sorted(probe["metrics"].items()))
             out.extend(_wrap(metrics, 8, "dim"))
@@ -88,19 +94,19 @@ def layout(doc: Mapping[str, Any], *, verbose: bool = False) -> list[Line]:
     for cause in causes:
         severity = str(cause.get("severity", "ok"))
         confidence = label(f"confidence.{cause.get('confidence')}", lang)
-        tags = [
-            label(f"status.{severity}", lang).lower(),
-            f"{label('confidence', lang)} {confidence}",
-        ]
+        tags = [f"{label('confidence', lang)} {confidence}"]
+        if severity != "ok":
+            tags.insert(0, label(f"status.{severity}", lang).lower())
         if article := _article(cause.get("article_section"), lang):
             tags.append(article)
-        out.append(
-            [
-                (f"  {cause.get('rank', '?')}. ", "bold"),
-                (str(cause.get("title", cause.get("id", ""))), _STATUS_STYLE.get(severity, "bold")),
-                (f"  [{' · '.join(tags)}]", "dim"),
-            ]
-        )
+        head = f"  {cause.get('rank', '?')}. "
+        title = str(cause.get("title", cause.get("id", "")))
+        tag_text = f"[{' · '.join(tags)}]"
+        title_line: Line = [(head, "bold"), (title, _STATUS_STYLE.get(severity, "bold"))]
+        if len(head) + len(title) + 2 + len(tag_text) <= WIDTH:
+            out.append([*title_line, (f"  {tag_text}", "dim")])
+        else:  # a long title keeps its own line; the tags go under it
+            out += [title_line, [(" " * len(head) + tag_text, "dim")]]
         out.extend(_wrap(str(cause.get("explanation", "")), 5))
         fixes = cause.get("fix", [])
         if fixes:
@@ -115,7 +121,7 @@ def layout(doc: Mapping[str, Any], *, verbose: bool = False) -> list[Line]:
     if doc.get("warnings"):
         out += [[], [(label("warnings", lang), "bold yellow")]]
         for warning in doc["warnings"]:
-            out.extend(_wrap(f"- {warning}", 2, "yellow"))
+            out.extend(_wrap(f"- {warning}", 2, "yellow", hanging=2))
     out += [[], [(label("redacted" if doc.get("redacted") else "not_redacted", lang), "dim")]]
     out.append(verdict_line(doc, lang))
     return out
@@ -128,7 +134,7 @@ def verdict_line(doc: Mapping[str, Any], lang: str) -> Line:
     if doc.get("all_clear"):
         first = label("all_clear", lang)
         if causes:
-            first += f" {causes[0].get('title', '')}?"
+            first += f" {label('most_likely', lang)} {causes[0].get('title', '')}."
     elif causes:
         first = f"{causes[0].get('title', '')}. {label('follow_steps', lang)}"
     else:
