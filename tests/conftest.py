@@ -13,8 +13,8 @@ import socket
 import subprocess
 import sys
 import sysconfig
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest

@@ -41,7 +41,7 @@ def test_offline_in_indonesian_within_the_deadline(installed_venv: Path, tmp_pat
 
 
 def test_offline_json_report(installed_venv: Path, tmp_path: Path) -> None:
-    done, elapsed = _run_offline(installed_venv, tmp_path, "--timeout", "5", "--format", "json")
+    done, _ = _run_offline(installed_venv, tmp_path, "--timeout", "5", "--format", "json")
     report = json.loads(done.stdout)
     assert report["causes"][0]["id"] == "offline"
     assert report["exit_code"] == done.returncode == 2

@@ -63,7 +63,7 @@ def test_per_probe_timeout() -> None:
 
 def test_deadline_holds_even_when_a_probe_blocks_the_event_loop() -> None:
     async def blocks_loop(ctx: ProbeContext) -> str:
-        time.sleep(8)  # a badly written plug-in: blocks the whole loop
+        time.sleep(8)  # noqa: ASYNC251 -- a badly written plug-in that blocks the loop
         return "late"
 
     async def stuck_thread(ctx: ProbeContext) -> str:
