@@ -1,16 +1,44 @@
 """Diagnosis: a pure function from probe results to ranked causes (SPEC §6).
 
-(Interface fixed; rules filled in by the diagnosis work.)
+Each cause has one small rule in :data:`RULES` that reads only the finding contract of
+``docs/findings.md`` (codes, the role of each finding's target, the documented data keys)
+and returns a :class:`Candidate` — a confidence and the findings it rests on — or nothing.
+Then three steps, in this order:
+
+1. folding (:data:`FOLDS`): a cause that explains another one's findings absorbs them;
+   a cause left with no finding of its own disappears and its findings support the holder
+   (offline explains every DNS and TLS failure, a login portal explains the broken TLS
+   and DNS it causes, a wrong clock explains "expired" certificates);
+2. the residual: when no network or app cause is left, the article's cause 1
+   (``kpj_not_linked``) and the administrative causes are what remains;
+3. ranking: severity, then confidence, then :data:`PRIORITY`.
+
+The words of each cause come from the catalogue (``data/causes.toml``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Final
 
-from jmo_doctor.api import ProbeResult
+from jmo_doctor import catalogue
+from jmo_doctor.api import Finding, ProbeResult, Status
 from jmo_doctor.config import Target
 from jmo_doctor.exitcodes import ExitStatus
+
+__all__ = [
+    "FOLDS",
+    "PRIORITY",
+    "RULES",
+    "Candidate",
+    "Cause",
+    "Diagnosis",
+    "Facts",
+    "Observation",
+    "diagnose",
+]
 
 
 @dataclass(frozen=True)
@@ -24,6 +52,7 @@ class Cause:
     fix: tuple[str, ...]
     evidence: tuple[str, ...]  # "code@target" or "code"
     severity: ExitStatus
+    summary: str = ""  # one line for the verdict, in the same language as the title
 
 
 @dataclass(frozen=True)
@@ -31,7 +60,505 @@ class Diagnosis:
     causes: tuple[Cause, ...]
     status: ExitStatus
     all_clear: bool  # nothing network- or app-related was found
+    #: Warning-level findings no cause accounts for (an expiring certificate, broken IPv6,
+    #: a slow resolver), as evidence strings: they make the status WARNING on their own.
+    unexplained: tuple[str, ...] = ()
+
+
+HIGH: Final = "high"
+MEDIUM: Final = "medium"
+LOW: Final = "low"
+_CONFIDENCE_ORDER: Mapping[str, int] = MappingProxyType({HIGH: 0, MEDIUM: 1, LOW: 2})
+
+BPJS: Final = "bpjs"
+REFERENCE: Final = "reference"
+SYSTEM_RESOLVER: Final = "system"
+
+#: Tie-break order after severity and confidence: the more fundamental cause first, so the
+#: user fixes what the other causes may merely be symptoms of.
+PRIORITY: tuple[str, ...] = (
+    "offline",
+    "captive_portal",
+    "clock_skew",
+    "dns_tampered",
+    "dns_failure",
+    "tls_intercepted",
+    "vpn_or_proxy",
+    "bpjs_unreachable",
+    "unstable_connection",
+    "slow_connection",
+    "app_outdated",
+    "kpj_invalid",
+    "kpj_not_linked",
+    "membership_data",
+)
+
+#: Causes that say nothing about the device, network or app: when only these are left,
+#: the run is "all clear" and the residual causes are listed.
+_ACCOUNT_CAUSES = frozenset({"kpj_invalid", "kpj_not_linked", "membership_data"})
+
+#: Probes whose findings say whether a target answers at all.
+_CONNECTIVITY_PROBES = frozenset({"tcp", "tls", "http"})
+#: A probe with one of these statuses looked at the network; ``skip``/``error`` did not.
+_CONCLUSIVE = frozenset({Status.PASS, Status.WARN, Status.FAIL})
+#: The runner's own findings: they say a probe did not finish, not that anything is wrong.
+_RUNNER_CODES = frozenset({"probe.timeout", "probe.crashed", "probe.skipped"})
+
+_CONNECT_FAILURES = frozenset({"tcp.timeout", "tcp.refused", "http.timeout"})
+_DNS_FAILURES = frozenset({"dns.timeout", "dns.servfail", "dns.nxdomain"})
+_TLS_TIME = frozenset({"tls.expired", "tls.not_yet_valid"})
+_TLS_DISTRUST = frozenset({"tls.untrusted", "tls.hostname_mismatch"})
+_LATENCY = frozenset({"latency.loss", "latency.jitter", "latency.high"})
+#: Everything that keeps a target from working; offline and a VPN explain any of them.
+_ANY_FAILURE = (
+    _CONNECT_FAILURES
+    | _DNS_FAILURES
+    | _TLS_TIME
+    | _TLS_DISTRUST
+    | {"dns.tampered", "tls.handshake_failed", "http.status"}
+)
+#: Findings that degrade the run (exit 1) even though no cause is built on them.
+_WARNING_CODES = frozenset({"tls.expiring", "tcp.ipv6_broken", "dns.slow"})
+
+#: The data key worth showing next to an evidence item: a support agent recognises an
+#: antivirus or a block page by it at a glance.
+_EVIDENCE_DETAIL: Mapping[str, str] = MappingProxyType(
+    {
+        "tls.untrusted": "issuer",
+        "tls.hostname_mismatch": "issuer",
+        "dns.tampered": "fingerprint",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One finding as the rules see it: its place in the run and its target's role."""
+
+    position: int  # order across the run: keeps evidence stable and identifies the finding
+    code: str
+    target: str | None
+    role: str | None  # "bpjs" | "reference" | None (no target, or not a configured one)
+    finding: Finding = field(compare=False)
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        return self.finding.data
+
+    def evidence(self) -> str:
+        label = f"{self.code}@{self.target}" if self.target else self.code
+        key = _EVIDENCE_DETAIL.get(self.code)
+        detail = self.data.get(key) if key else None
+        return f"{label} ({key}: {detail})" if detail else label
+
+
+def _is_server_error(status: object) -> bool:
+    # ``http.status`` is emitted for 5xx and other unexpected statuses; a 404 on a landing
+    # page says the server is alive. A finding without a usable status is taken at its word.
+    return not isinstance(status, int) or isinstance(status, bool) or status >= 500
+
+
+class Facts:
+    """What the rules ask of a run, computed from the results once."""
+
+    def __init__(self, results: Sequence[ProbeResult], targets: Sequence[Target]) -> None:
+        roles = {target.name: target.role for target in targets}
+        findings = [finding for result in results for finding in result.findings]
+        self.observations: tuple[Observation, ...] = tuple(
+            Observation(position, f.code, f.target, roles.get(f.target or ""), f)
+            for position, f in enumerate(findings)
+        )
+        self.target_names: tuple[str, ...] = tuple(roles)
+        self.roles: Mapping[str, str] = MappingProxyType(roles)
+        self.conclusive_probes = frozenset(r.id for r in results if r.status in _CONCLUSIVE)
+        self._ipv6_broken = frozenset(o.target for o in self.having({"tcp.ipv6_broken"}))
+
+    def having(
+        self, codes: Iterable[str], roles: Iterable[str | None] | None = None
+    ) -> tuple[Observation, ...]:
+        """Observations with one of ``codes``, on targets of ``roles`` (any when None)."""
+        wanted, role_set = frozenset(codes), None if roles is None else frozenset(roles)
+        return tuple(
+            o
+            for o in self.observations
+            if o.code in wanted and (role_set is None or o.role in role_set)
+        )
+
+    def on_target(self, target: str) -> tuple[Observation, ...]:
+        return tuple(o for o in self.observations if o.target == target)
+
+    def ran(self, probe_id: str) -> bool:
+        return probe_id in self.conclusive_probes
+
+    def targets_of(self, role: str) -> tuple[str, ...]:
+        return tuple(name for name in self.target_names if self.roles[name] == role)
+
+    # --- per-observation verdicts -------------------------------------------------------
+
+    def is_connect_failure(self, o: Observation) -> bool:
+        if o.code in ("tcp.timeout", "tcp.refused"):
+            # IPv6 failing while IPv4 works is the warning tcp.ipv6_broken, not a dead host
+            return not (o.data.get("family") == "ipv6" and o.target in self._ipv6_broken)
+        return o.code == "http.timeout"
+
+    def is_hard_failure(self, o: Observation) -> bool:
+        """The target did not serve: no connection, no handshake, or a server error."""
+        if o.code == "http.status":
+            return _is_server_error(o.data.get("status"))
+        return o.code == "tls.handshake_failed" or self.is_connect_failure(o)
+
+    def is_system_dns_failure(self, o: Observation) -> bool:
+        return o.code in _DNS_FAILURES and o.data.get("resolver") == SYSTEM_RESOLVER
+
+    def is_trusted_dns_failure(self, o: Observation) -> bool:
+        return o.code in _DNS_FAILURES and o.data.get("resolver") != SYSTEM_RESOLVER
+
+    # --- per-target verdicts -------------------------------------------------------------
+
+    def unreachable(self, target: str) -> bool:
+        return any(self.is_connect_failure(o) for o in self.on_target(target))
+
+    def works(self, target: str) -> bool:
+        """A connectivity probe looked at the target and it served."""
+        if not self.conclusive_probes & _CONNECTIVITY_PROBES:
+            return False
+        return not any(self.is_hard_failure(o) for o in self.on_target(target))
+
+    def system_dns_failed(self, target: str) -> bool:
+        return any(self.is_system_dns_failure(o) for o in self.on_target(target))
+
+    def trusted_dns_answered(self, target: str) -> bool:
+        # The dns probe reports only failures, so "answered" means it ran and no trusted
+        # resolver failed for this target.
+        return self.ran("dns") and not any(
+            self.is_trusted_dns_failure(o) for o in self.on_target(target)
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A cause whose rule holds, before folding and ranking."""
+
+    cause_id: str
+    confidence: str
+    #: The findings the cause rests on; folding may move them to a cause that explains them.
+    evidence: tuple[Observation, ...]
+    #: Findings that support the cause but never make it on their own (a VPN that is up).
+    context: tuple[Observation, ...] = ()
+    #: Findings of other causes that this cause accounts for (see FOLDS).
+    explains: frozenset[Observation] = frozenset()
+    explains_everything: bool = False
+
+    def accounts_for(self, o: Observation) -> bool:
+        return self.explains_everything or o in self.explains
+
+    def all_evidence(self) -> tuple[Observation, ...]:
+        return self.context + self.evidence
+
+
+Rule = Callable[[Facts], Candidate | None]
+
+
+# --- the rules: one per cause --------------------------------------------------------------
+
+
+def _offline(facts: Facts) -> Candidate | None:
+    failures = tuple(o for o in facts.having(_ANY_FAILURE) if o.target)
+    if system_offline := facts.having({"system.offline"}):
+        return Candidate("offline", HIGH, system_offline + failures, explains_everything=True)
+    names = facts.target_names
+    if not names or not all(facts.unreachable(name) for name in names):
+        return None
+    # Every host is unreachable, but the system resolver failing while trusted resolvers
+    # answer is the DNS rule's business: the link itself is up.
+    if all(facts.system_dns_failed(n) and facts.trusted_dns_answered(n) for n in names):
+        return None
+    # DNS still answering while nothing else does is what an exhausted data plan or a
+    # DNS-only firewall looks like: offline for JMO, but less certainly so.
+    confidence = MEDIUM if any(facts.trusted_dns_answered(n) for n in names) else HIGH
+    return Candidate("offline", confidence, failures, explains_everything=True)
+
+
+def _captive_portal(facts: Facts) -> Candidate | None:
+    portal = facts.having({"http.captive_portal"})
+    if not portal:
+        return None
+    # Until the user logs in, every failure on this network is the portal's doing.
+    return Candidate("captive_portal", HIGH, portal, explains_everything=True)
+
+
+def _clock_skew(facts: Facts) -> Candidate | None:
+    certificate_dates = facts.having(_TLS_TIME, roles={BPJS, REFERENCE})
+    if skew := facts.having({"clock.skew"}):
+        return Candidate(
+            "clock_skew", HIGH, skew + certificate_dates, explains=frozenset(certificate_dates)
+        )
+    # Without a clock measurement, certificates of unrelated operators all "expiring" at
+    # once, a reference host among them, points at this device's clock rather than at them.
+    affected = {o.target for o in certificate_dates}
+    if len(affected) >= 2 and any(o.role == REFERENCE for o in certificate_dates):
+        return Candidate(
+            "clock_skew", MEDIUM, certificate_dates, explains=frozenset(certificate_dates)
+        )
+    return None
+
+
+def _dns_tampered(facts: Facts) -> Candidate | None:
+    tampered = facts.having({"dns.tampered"}, roles={BPJS, REFERENCE})
+    if not tampered:
+        return None
+    # A wrong address makes every later check of that host fail (a block page has the
+    # wrong certificate), so those failures are symptoms of the tampering.
+    hosts = {o.target for o in tampered if o.target}
+    symptoms = frozenset(o for name in hosts for o in facts.on_target(name))
+    confidence = HIGH if any(o.role == BPJS for o in tampered) else MEDIUM
+    return Candidate("dns_tampered", confidence, tampered, explains=symptoms)
+
+
+def _dns_failure(facts: Facts) -> Candidate | None:
+    failing = tuple(o for o in facts.observations if facts.is_system_dns_failure(o) and o.role)
+    # Only a failure the rest of the network contradicts is the device's resolver at fault;
+    # a name every resolver fails on is a name that does not resolve anywhere.
+    hosts = {
+        o.target
+        for o in failing
+        if o.target and (facts.trusted_dns_answered(o.target) or facts.works(o.target))
+    }
+    if not hosts:
+        return None
+    evidence = tuple(o for o in failing if o.target in hosts)
+    symptoms = frozenset(o for name in hosts for o in facts.on_target(name))
+    confidence = HIGH if any(o.role == BPJS for o in evidence) else MEDIUM
+    return Candidate("dns_failure", confidence, evidence, explains=symptoms)
+
+
+def _tls_intercepted(facts: Facts) -> Candidate | None:
+    distrusted = facts.having(_TLS_DISTRUST, roles={BPJS, REFERENCE})
+    if not distrusted:
+        return None
+    # A middlebox re-signs everything, reference hosts included; a BPJS host alone failing
+    # verification may just serve an incomplete certificate chain.
+    confidence = HIGH if any(o.role == REFERENCE for o in distrusted) else MEDIUM
+    return Candidate("tls_intercepted", confidence, distrusted)
+
+
+def _vpn_or_proxy(facts: Facts) -> Candidate | None:
+    tunnels = facts.having({"system.vpn", "system.proxy"})
+    if not tunnels:
+        return None
+    bpjs_failures = tuple(
+        o
+        for o in facts.having(_ANY_FAILURE, roles={BPJS})
+        if not (o.code in _DNS_FAILURES and not facts.is_system_dns_failure(o))
+    )
+    if not bpjs_failures:
+        return None  # a VPN under which BPJS works is the user's business, not a cause
+    # Reference hosts working through the same tunnel singles out the BPJS side refusing
+    # the tunnel's exit address.
+    working_reference = any(facts.works(name) for name in facts.targets_of(REFERENCE))
+    confidence = HIGH if working_reference else MEDIUM
+    return Candidate("vpn_or_proxy", confidence, bpjs_failures, context=tunnels)
+
+
+def _bpjs_unreachable(facts: Facts) -> Candidate | None:
+    failures = tuple(
+        o
+        for o in facts.having(_ANY_FAILURE, roles={BPJS})
+        if facts.is_hard_failure(o) or o.code in _TLS_TIME
+    )
+    if not failures:
+        return None
+    if not any(facts.works(name) for name in facts.targets_of(REFERENCE)):
+        # Without a working control host the network may be at fault; when it is plainly
+        # down, offline absorbs this. Otherwise failing BPJS hosts must never read as
+        # "all clear", so the cause stays, with little certainty about where the fault is.
+        return Candidate("bpjs_unreachable", LOW, failures)
+    failed_hosts = {o.target for o in failures}
+    every_bpjs_host = set(facts.targets_of(BPJS)) <= failed_hosts
+    return Candidate("bpjs_unreachable", HIGH if every_bpjs_host else MEDIUM, failures)
+
+
+def _unstable_connection(facts: Facts) -> Candidate | None:
+    jitter = facts.having(_LATENCY)
+    if not jitter:
+        return None
+    # The same trouble on several paths, a neutral one among them, is the user's link.
+    hosts = {o.target for o in jitter}
+    widespread = len(hosts) >= 2 and any(o.role == REFERENCE for o in jitter)
+    return Candidate("unstable_connection", HIGH if widespread else MEDIUM, jitter)
+
+
+def _slow_connection(facts: Facts) -> Candidate | None:
+    low = facts.having({"bandwidth.low"})
+    bloat = facts.having({"bandwidth.bufferbloat"})
+    if not (low or bloat):
+        return None
+    # Bufferbloat hurts only while the line is busy; low throughput hurts every time.
+    return Candidate("slow_connection", HIGH if low else MEDIUM, low + bloat)
+
+
+def _found_by(code: str, cause_id: str) -> Rule:
+    def rule(facts: Facts) -> Candidate | None:
+        found = facts.having({code})
+        return Candidate(cause_id, HIGH, found) if found else None
+
+    rule.__name__ = f"_{cause_id}"
+    return rule
+
+
+#: cause id → rule. kpj_not_linked and membership_data have none: they are the residual.
+RULES: Mapping[str, Rule] = MappingProxyType(
+    {
+        "offline": _offline,
+        "captive_portal": _captive_portal,
+        "clock_skew": _clock_skew,
+        "dns_tampered": _dns_tampered,
+        "dns_failure": _dns_failure,
+        "tls_intercepted": _tls_intercepted,
+        "vpn_or_proxy": _vpn_or_proxy,
+        "bpjs_unreachable": _bpjs_unreachable,
+        "unstable_connection": _unstable_connection,
+        "slow_connection": _slow_connection,
+        "app_outdated": _found_by("store.outdated", "app_outdated"),
+        "kpj_invalid": _found_by("kpj.invalid", "kpj_invalid"),
+    }
+)
+
+#: holder → the causes it may absorb, applied in this order so that what a holder absorbed
+#: moves along when it is absorbed in turn (offline into a login portal).
+#: offline also takes slow_connection: a throughput figure from a dead link is a symptom.
+#: The portal takes offline: a network that answers with a login page is not absent, and
+#: logging in is the fix. A VPN is not absorbed by DNS causes: turning it off is the fix.
+FOLDS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "offline": frozenset(
+            {
+                "dns_failure",
+                "dns_tampered",
+                "bpjs_unreachable",
+                "tls_intercepted",
+                "unstable_connection",
+                "slow_connection",
+                "vpn_or_proxy",
+            }
+        ),
+        "captive_portal": frozenset(
+            {"offline", "tls_intercepted", "dns_tampered", "dns_failure", "bpjs_unreachable"}
+        ),
+        "clock_skew": frozenset({"bpjs_unreachable"}),
+        "dns_tampered": frozenset({"tls_intercepted", "bpjs_unreachable"}),
+        "dns_failure": frozenset({"tls_intercepted", "bpjs_unreachable"}),
+    }
+)
+
+
+def _fold(found: Mapping[str, Candidate]) -> dict[str, Candidate]:
+    kept = dict(found)
+    for holder_id, foldable in FOLDS.items():
+        for folded_id in (cause for cause in PRIORITY if cause in foldable):
+            holder, folded = kept.get(holder_id), kept.get(folded_id)
+            if holder is None or folded is None:
+                continue
+            explained = tuple(o for o in folded.evidence if holder.accounts_for(o))
+            if not explained:
+                continue
+            remaining = tuple(o for o in folded.evidence if o not in explained)
+            if remaining:
+                kept[folded_id] = replace(folded, evidence=remaining)
+                moved = explained
+            else:
+                del kept[folded_id]
+                moved = folded.all_evidence()
+            kept[holder_id] = replace(holder, evidence=holder.evidence + moved)
+    return kept
+
+
+def _with_residual(found: dict[str, Candidate]) -> bool:
+    """Add the residual causes when nothing on the device, network or app is wrong.
+
+    An invalid KPJ does not stop the residual: the number was typed for this check, so the
+    article's cause 1 — link a correct 11-digit KPJ in JMO — is still the next thing to do
+    and is listed right after it (kpj_invalid is a warning, the residual causes are ok).
+    """
+    if any(cause_id not in _ACCOUNT_CAUSES for cause_id in found):
+        return False
+    found["kpj_not_linked"] = Candidate("kpj_not_linked", MEDIUM, ())
+    found["membership_data"] = Candidate("membership_data", LOW, ())
+    return True
+
+
+def _evidence_strings(observations: Iterable[Observation]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(o.evidence() for o in observations))
+
+
+def _degrades_the_device(o: Observation) -> bool:
+    # A slow trusted resolver is not one the device or JMO uses.
+    return o.code != "dns.slow" or o.data.get("resolver", SYSTEM_RESOLVER) == SYSTEM_RESOLVER
+
+
+def _unexplained_warnings(facts: Facts, listed: Iterable[Candidate]) -> tuple[Observation, ...]:
+    used = {o for candidate in listed for o in candidate.all_evidence()}
+    return tuple(
+        o for o in facts.having(_WARNING_CODES) if o not in used and _degrades_the_device(o)
+    )
+
+
+def _ranked(found: Mapping[str, Candidate]) -> list[Candidate]:
+    def key(candidate: Candidate) -> tuple[int, int, int]:
+        severity = catalogue.entry(candidate.cause_id).severity
+        return (
+            -int(severity),
+            _CONFIDENCE_ORDER[candidate.confidence],
+            PRIORITY.index(candidate.cause_id),
+        )
+
+    return sorted(found.values(), key=key)
+
+
+def _cause(candidate: Candidate, rank: int, lang: str) -> Cause:
+    entry = catalogue.entry(candidate.cause_id)
+    words = entry.text(lang)
+    return Cause(
+        id=candidate.cause_id,
+        rank=rank,
+        confidence=candidate.confidence,
+        article_section=entry.article_section,
+        title=words.title,
+        explanation=words.explanation,
+        fix=words.fix,
+        evidence=_evidence_strings(candidate.all_evidence()),
+        severity=entry.severity,
+        summary=words.summary,
+    )
 
 
 def diagnose(results: Sequence[ProbeResult], targets: Sequence[Target], lang: str) -> Diagnosis:
-    raise NotImplementedError
+    """Rank the causes that explain ``results``; ``targets`` gives each target's role."""
+    facts = Facts(results, targets)
+    looked = bool(facts.conclusive_probes) or any(
+        o.code not in _RUNNER_CODES for o in facts.observations
+    )
+    if not looked:
+        # Every probe errored, timed out or was skipped: saying "all clear" would be a lie.
+        return Diagnosis(causes=(), status=ExitStatus.UNKNOWN, all_clear=False)
+
+    found = {
+        cause_id: candidate
+        for cause_id, rule in RULES.items()
+        if (candidate := rule(facts)) is not None
+    }
+    found = _fold(found)
+    residual = _with_residual(found)
+    ranked = _ranked(found)
+    causes = tuple(_cause(c, rank, lang) for rank, c in enumerate(ranked, start=1))
+
+    unexplained = _unexplained_warnings(facts, ranked)
+    status = max((c.severity for c in causes), default=ExitStatus.OK)
+    if unexplained:
+        status = max(status, ExitStatus.WARNING)
+    return Diagnosis(
+        causes=causes,
+        status=status,
+        all_clear=residual and not unexplained,
+        unexplained=_evidence_strings(unexplained),
+    )

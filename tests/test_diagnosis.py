@@ -1,0 +1,499 @@
+"""The diagnosis: which cause a user sees first, and which exit code the run ends with."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from jmo_doctor import catalogue
+from jmo_doctor.api import Finding, ProbeResult, Status
+from jmo_doctor.config import Target
+from jmo_doctor.diagnosis import PRIORITY, RULES, Diagnosis, diagnose
+from jmo_doctor.exitcodes import ExitStatus
+
+BPJS_HOSTS = ("bpjs-www", "bpjs-sso", "bpjs-lapakasik")
+REFERENCE_HOSTS = ("google", "gstatic")
+TARGETS = tuple(
+    Target(name=name, host=f"{name}.example", port=443, url=f"https://{name}.example/", role=role)
+    for names, role in ((BPJS_HOSTS, "bpjs"), (REFERENCE_HOSTS, "reference"))
+    for name in names
+)
+ALL_HOSTS = BPJS_HOSTS + REFERENCE_HOSTS
+
+#: The built-in probes, and which one emits a finding code's prefix (docs/findings.md).
+PROBES = ("system", "dns", "tcp", "tls", "http", "clock", "bandwidth", "store", "kpj")
+PROBE_OF_PREFIX = {"latency": "tcp"}
+
+
+def finding(code: str, target: str | None = None, **data: Any) -> Finding:
+    return Finding(code=code, message=code, target=target, data=data)
+
+
+def on(code: str, targets: Sequence[str], **data: Any) -> list[Finding]:
+    return [finding(code, target, **data) for target in targets]
+
+
+def run(*findings: Finding | list[Finding]) -> list[ProbeResult]:
+    """Results of a full run: every built-in probe ran; each finding goes to its probe."""
+    flat = [f for item in findings for f in (item if isinstance(item, list) else [item])]
+    by_probe: dict[str, list[Finding]] = {probe: [] for probe in PROBES}
+    for f in flat:
+        prefix = f.code.split(".")[0]
+        by_probe.setdefault(PROBE_OF_PREFIX.get(prefix, prefix), []).append(f)
+    return [
+        ProbeResult(
+            id=probe,
+            status=Status.FAIL if found else Status.PASS,
+            summary="",
+            findings=tuple(found),
+        )
+        for probe, found in by_probe.items()
+    ]
+
+
+def check(*findings: Finding | list[Finding], lang: str = "en") -> Diagnosis:
+    return diagnose(run(*findings), TARGETS, lang)
+
+
+def ids(diagnosis: Diagnosis) -> list[str]:
+    return [cause.id for cause in diagnosis.causes]
+
+
+def evidence_of(diagnosis: Diagnosis, cause_id: str) -> tuple[str, ...]:
+    return next(c.evidence for c in diagnosis.causes if c.id == cause_id)
+
+
+def system_dns(code: str, targets: Sequence[str]) -> list[Finding]:
+    return on(code, targets, resolver="system")
+
+
+def trusted_dns(code: str, targets: Sequence[str]) -> list[Finding]:
+    return on(code, targets, resolver="8.8.8.8") + on(code, targets, resolver="1.1.1.1")
+
+
+# --- each cause ranks first on its typical findings ----------------------------------------
+
+TYPICAL: list[tuple[str, list[Finding], ExitStatus]] = [
+    ("offline", [finding("system.offline", reason="no_route")], ExitStatus.CRITICAL),
+    (
+        "offline",
+        on("tcp.timeout", ALL_HOSTS, family="ipv4")
+        + system_dns("dns.timeout", ALL_HOSTS)
+        + trusted_dns("dns.timeout", ALL_HOSTS),
+        ExitStatus.CRITICAL,
+    ),
+    (
+        "captive_portal",
+        [finding("http.captive_portal", "captive_portal", status=302, location="http://login")],
+        ExitStatus.CRITICAL,
+    ),
+    (
+        "clock_skew",
+        [
+            finding("clock.skew", skew_s=-86400.0, servers=["google"]),
+            *on("tls.not_yet_valid", ALL_HOSTS, issuer="R3"),
+        ],
+        ExitStatus.CRITICAL,
+    ),
+    (
+        "dns_tampered",
+        on("dns.tampered", BPJS_HOSTS, fingerprint="internet-positif", answers=["36.86.63.182"])
+        + on("tls.hostname_mismatch", BPJS_HOSTS, issuer="Internet Positif", subject="x"),
+        ExitStatus.CRITICAL,
+    ),
+    (
+        "dns_failure",
+        system_dns("dns.servfail", BPJS_HOSTS) + on("tcp.timeout", BPJS_HOSTS),
+        ExitStatus.CRITICAL,
+    ),
+    (
+        "tls_intercepted",
+        on("tls.untrusted", ALL_HOSTS, issuer="Kaspersky Anti-Virus Personal Root"),
+        ExitStatus.CRITICAL,
+    ),
+    (
+        "vpn_or_proxy",
+        [finding("system.vpn", interfaces=["tun0"]), *on("tcp.timeout", BPJS_HOSTS)],
+        ExitStatus.CRITICAL,
+    ),
+    ("bpjs_unreachable", on("tcp.timeout", BPJS_HOSTS, family="ipv4"), ExitStatus.CRITICAL),
+    ("bpjs_unreachable", on("http.status", BPJS_HOSTS, status=503), ExitStatus.CRITICAL),
+    (
+        "unstable_connection",
+        on("latency.loss", ALL_HOSTS, loss_pct=30.0) + on("latency.jitter", ["google"]),
+        ExitStatus.WARNING,
+    ),
+    ("slow_connection", [finding("bandwidth.low", download_mbps=0.3)], ExitStatus.WARNING),
+    ("slow_connection", [finding("bandwidth.bufferbloat", added_ms=900.0)], ExitStatus.WARNING),
+    (
+        "app_outdated",
+        [finding("store.outdated", installed="3.0.0", latest="3.2.1", store="play")],
+        ExitStatus.WARNING,
+    ),
+    ("kpj_invalid", [finding("kpj.invalid", reason="length", length=9)], ExitStatus.WARNING),
+    ("kpj_not_linked", [], ExitStatus.OK),
+]
+
+
+@pytest.mark.parametrize(
+    ("cause_id", "findings", "status"),
+    TYPICAL,
+    ids=[f"{cause_id}-{n}" for n, (cause_id, _, _) in enumerate(TYPICAL)],
+)
+def test_cause_ranks_first_on_its_typical_findings(
+    cause_id: str, findings: list[Finding], status: ExitStatus
+) -> None:
+    diagnosis = check(findings)
+    assert ids(diagnosis)[0] == cause_id
+    assert diagnosis.causes[0].rank == 1
+    assert diagnosis.status is status
+
+
+def test_every_rule_and_the_residual_cover_exactly_the_catalogue() -> None:
+    residual = {"kpj_not_linked", "membership_data"}
+    assert set(RULES) | residual == set(catalogue.cause_ids()) == set(PRIORITY)
+    assert {case[0] for case in TYPICAL} | {"membership_data"} == set(PRIORITY)
+
+
+# --- nothing wrong ---------------------------------------------------------------------------
+
+
+def test_healthy_run_points_at_the_kpj_then_membership_data_and_exits_ok() -> None:
+    diagnosis = check()
+    assert ids(diagnosis) == ["kpj_not_linked", "membership_data"]
+    assert [c.confidence for c in diagnosis.causes] == ["medium", "low"]
+    assert [c.rank for c in diagnosis.causes] == [1, 2]
+    assert diagnosis.all_clear
+    assert diagnosis.status is ExitStatus.OK
+    assert diagnosis.causes[0].article_section == 1
+    assert diagnosis.causes[1].article_section == "intro"
+    assert any("Tambah Kartu Peserta" in step for step in diagnosis.causes[0].fix)
+
+
+def test_invalid_kpj_is_listed_first_and_the_kpj_steps_still_follow() -> None:
+    diagnosis = check(finding("kpj.invalid", reason="non_digit"))
+    assert ids(diagnosis) == ["kpj_invalid", "kpj_not_linked", "membership_data"]
+    assert diagnosis.all_clear  # nothing on the device, network or app
+    assert diagnosis.status is ExitStatus.WARNING
+
+
+def test_an_outdated_app_is_not_all_clear_and_drops_the_residual() -> None:
+    diagnosis = check(finding("store.outdated", installed="1", latest="2", store="appstore"))
+    assert ids(diagnosis) == ["app_outdated"]
+    assert not diagnosis.all_clear
+
+
+# --- folding -------------------------------------------------------------------------------
+
+
+def test_offline_folds_dns_and_tls_failures_into_its_evidence() -> None:
+    diagnosis = check(
+        finding("system.offline", reason="no_interface"),
+        system_dns("dns.timeout", BPJS_HOSTS),
+        on("tls.handshake_failed", ["bpjs-www"], error="reset"),
+        on("tls.untrusted", ["google"], issuer="Portal CA"),
+        on("latency.loss", ["bpjs-sso", "google"], loss_pct=50.0),
+        finding("system.vpn", interfaces=["wg0"]),
+    )
+    assert ids(diagnosis) == ["offline"]
+    assert diagnosis.status is ExitStatus.CRITICAL
+    evidence = evidence_of(diagnosis, "offline")
+    assert evidence[0] == "system.offline"
+    for item in (
+        "dns.timeout@bpjs-www",
+        "tls.handshake_failed@bpjs-www",
+        "tls.untrusted@google (issuer: Portal CA)",
+        "latency.loss@google",
+        "system.vpn",
+    ):
+        assert item in evidence
+
+
+def test_nothing_reachable_without_system_offline_is_offline_alone() -> None:
+    diagnosis = check(
+        on("tcp.timeout", ALL_HOSTS),
+        on("http.timeout", ALL_HOSTS, phase="connect"),
+        trusted_dns("dns.timeout", ALL_HOSTS),
+        finding("system.proxy", variables=["https_proxy"]),
+    )
+    assert ids(diagnosis) == ["offline"]
+    assert diagnosis.causes[0].confidence == "high"
+    assert "tcp.timeout@gstatic" in evidence_of(diagnosis, "offline")
+
+
+def test_nothing_reachable_while_dns_answers_is_still_offline_with_less_certainty() -> None:
+    # what an exhausted data plan looks like: DNS passes, nothing else does
+    diagnosis = check(on("tcp.timeout", ALL_HOSTS))
+    assert ids(diagnosis) == ["offline"]
+    assert diagnosis.causes[0].confidence == "medium"
+
+
+def test_system_resolver_down_everywhere_is_dns_failure_not_offline() -> None:
+    diagnosis = check(system_dns("dns.timeout", ALL_HOSTS), on("tcp.timeout", ALL_HOSTS))
+    assert ids(diagnosis)[0] == "dns_failure"
+    assert "offline" not in ids(diagnosis)
+
+
+def test_captive_portal_folds_the_broken_tls_dns_and_reachability_it_causes() -> None:
+    diagnosis = check(
+        finding("http.captive_portal", "captive_portal", status=200, location=""),
+        on("tls.hostname_mismatch", ALL_HOSTS, issuer="HotspotCA", subject="login.wifi"),
+        on("dns.tampered", BPJS_HOSTS, fingerprint="unverified-answer", answers=["10.0.0.1"]),
+        on("tcp.timeout", ALL_HOSTS),
+    )
+    assert ids(diagnosis) == ["captive_portal"]
+    evidence = evidence_of(diagnosis, "captive_portal")
+    assert evidence[0] == "http.captive_portal@captive_portal"
+    assert "tls.hostname_mismatch@bpjs-sso (issuer: HotspotCA)" in evidence
+    assert "tcp.timeout@google" in evidence
+
+
+def test_clock_skew_explains_expired_certificates_so_bpjs_is_not_blamed() -> None:
+    diagnosis = check(
+        finding("clock.skew", skew_s=4e8, servers=["google"]),
+        on("tls.expired", BPJS_HOSTS, issuer="R3"),
+    )
+    assert ids(diagnosis) == ["clock_skew"]
+    assert "tls.expired@bpjs-sso" in evidence_of(diagnosis, "clock_skew")
+
+
+def test_expired_certificates_everywhere_suggest_the_clock_even_without_a_measurement() -> None:
+    diagnosis = check(on("tls.expired", ["bpjs-www", "google"], issuer="R3"))
+    assert ids(diagnosis) == ["clock_skew"]
+    assert diagnosis.causes[0].confidence == "medium"
+
+
+def test_an_expired_certificate_on_bpjs_alone_with_a_right_clock_is_a_bpjs_problem() -> None:
+    diagnosis = check(on("tls.expired", ["bpjs-www"], issuer="R3"))
+    assert ids(diagnosis) == ["bpjs_unreachable"]
+
+
+def test_dns_failure_explains_unreachability_of_the_same_host_only() -> None:
+    diagnosis = check(
+        system_dns("dns.nxdomain", ["bpjs-www"]),
+        on("tcp.timeout", ["bpjs-www", "bpjs-sso"]),
+    )
+    assert ids(diagnosis) == ["dns_failure", "bpjs_unreachable"]
+    assert evidence_of(diagnosis, "bpjs_unreachable") == ("tcp.timeout@bpjs-sso",)
+    assert "tcp.timeout@bpjs-www" in evidence_of(diagnosis, "dns_failure")
+
+
+def test_a_name_no_resolver_knows_is_not_the_devices_dns() -> None:
+    diagnosis = check(
+        system_dns("dns.nxdomain", ["bpjs-lapakasik"]),
+        trusted_dns("dns.nxdomain", ["bpjs-lapakasik"]),
+        on("tcp.timeout", ["bpjs-lapakasik"]),
+    )
+    assert "dns_failure" not in ids(diagnosis)
+    assert ids(diagnosis) == ["bpjs_unreachable"]
+    assert diagnosis.causes[0].confidence == "medium"  # the other BPJS hosts work
+
+
+# --- VPN, references, CDNs -----------------------------------------------------------------
+
+
+def test_vpn_with_everything_working_is_not_a_cause() -> None:
+    diagnosis = check(finding("system.vpn", interfaces=["tun0"]))
+    assert "vpn_or_proxy" not in ids(diagnosis)
+    assert diagnosis.all_clear
+    assert diagnosis.status is ExitStatus.OK
+
+
+def test_proxy_with_only_a_trusted_resolver_blocked_is_not_a_cause() -> None:
+    diagnosis = check(
+        finding("system.proxy", variables=["http_proxy"]),
+        trusted_dns("dns.timeout", BPJS_HOSTS),
+    )
+    assert ids(diagnosis) == ["kpj_not_linked", "membership_data"]
+    assert diagnosis.status is ExitStatus.OK
+
+
+def test_vpn_under_which_bpjs_fails_comes_before_bpjs_unreachable() -> None:
+    diagnosis = check(
+        finding("system.vpn", interfaces=["wg0"]), on("http.status", BPJS_HOSTS, status=403)
+    )
+    # a 403 means the server answered: the VPN is the lead, not a BPJS outage
+    assert ids(diagnosis) == ["vpn_or_proxy"]
+    assert evidence_of(diagnosis, "vpn_or_proxy")[0] == "system.vpn"
+
+
+def test_a_dead_reference_host_alone_does_not_worry_the_user() -> None:
+    diagnosis = check(on("tcp.timeout", ["google"]))
+    assert ids(diagnosis) == ["kpj_not_linked", "membership_data"]
+    assert diagnosis.status is ExitStatus.OK
+
+
+def test_bpjs_failing_with_no_reference_host_configured_is_offline() -> None:
+    results = run(on("tcp.timeout", BPJS_HOSTS))
+    only_bpjs = [t for t in TARGETS if t.role == "bpjs"]
+    assert ids(diagnose(results, only_bpjs, "en")) == ["offline"]
+
+
+def test_bpjs_failing_while_references_also_misbehave_is_never_all_clear() -> None:
+    one_reference_works = check(on("tcp.timeout", BPJS_HOSTS), on("http.status", ["google"]))
+    assert ids(one_reference_works) == ["bpjs_unreachable"]
+    assert one_reference_works.causes[0].confidence == "high"
+    none_works = check(on("tcp.timeout", BPJS_HOSTS), on("http.status", REFERENCE_HOSTS))
+    assert ids(none_works) == ["bpjs_unreachable"]
+    assert none_works.causes[0].confidence == "low"
+    assert none_works.status is ExitStatus.CRITICAL
+
+
+def test_tampered_dns_on_a_reference_host_only_is_less_certain() -> None:
+    diagnosis = check(on("dns.tampered", ["google"], fingerprint="unverified-answer"))
+    assert ids(diagnosis) == ["dns_tampered"]
+    assert diagnosis.causes[0].confidence == "medium"
+    assert evidence_of(diagnosis, "dns_tampered") == (
+        "dns.tampered@google (fingerprint: unverified-answer)",
+    )
+
+
+def test_interception_seen_on_a_bpjs_host_alone_is_less_certain() -> None:
+    diagnosis = check(on("tls.untrusted", ["bpjs-sso"], issuer="Some Intermediate"))
+    assert ids(diagnosis) == ["tls_intercepted"]
+    assert diagnosis.causes[0].confidence == "medium"
+
+
+def test_latency_on_one_bpjs_path_only_is_unstable_with_medium_confidence() -> None:
+    diagnosis = check(on("latency.high", ["bpjs-www"], median_ms=900.0))
+    assert ids(diagnosis) == ["unstable_connection"]
+    assert diagnosis.causes[0].confidence == "medium"
+
+
+def test_broken_ipv6_with_working_ipv4_is_a_warning_not_an_outage() -> None:
+    diagnosis = check(
+        on("tcp.timeout", BPJS_HOSTS, family="ipv6", address="2001:db8::1"),
+        on("tcp.ipv6_broken", BPJS_HOSTS, address="2001:db8::1"),
+    )
+    assert ids(diagnosis) == ["kpj_not_linked", "membership_data"]
+    assert diagnosis.status is ExitStatus.WARNING
+    assert not diagnosis.all_clear
+    assert "tcp.ipv6_broken@bpjs-www" in diagnosis.unexplained
+
+
+# --- ranking -------------------------------------------------------------------------------
+
+
+def test_critical_causes_rank_before_warnings_and_certainty_before_priority() -> None:
+    diagnosis = check(
+        finding("store.outdated", installed="1", latest="2", store="play"),
+        on("tls.untrusted", ["bpjs-www"], issuer="X"),  # critical, medium
+        on("tcp.timeout", ["bpjs-sso", "bpjs-lapakasik"]),  # critical, medium
+        finding("bandwidth.low", download_mbps=0.2),  # warning, high
+    )
+    assert ids(diagnosis) == [
+        "tls_intercepted",
+        "bpjs_unreachable",
+        "slow_connection",
+        "app_outdated",
+    ]
+    assert [c.rank for c in diagnosis.causes] == [1, 2, 3, 4]
+    assert diagnosis.status is ExitStatus.CRITICAL
+    every_bpjs_host = check(
+        on("tls.untrusted", ["bpjs-www"], issuer="X"), on("tcp.timeout", BPJS_HOSTS)
+    )
+    assert ids(every_bpjs_host) == ["bpjs_unreachable", "tls_intercepted"]
+
+
+def test_evidence_is_deduplicated_in_run_order() -> None:
+    diagnosis = check(
+        on("latency.loss", ["google", "bpjs-www", "google"], loss_pct=10.0),
+        on("latency.jitter", ["google"], jitter_ms=80.0),
+    )
+    assert evidence_of(diagnosis, "unstable_connection") == (
+        "latency.loss@google",
+        "latency.loss@bpjs-www",
+        "latency.jitter@google",
+    )
+
+
+# --- status --------------------------------------------------------------------------------
+
+WARNING_FINDINGS: list[tuple[Finding, ExitStatus]] = [
+    (finding("tls.expiring", "bpjs-www", days_left=3), ExitStatus.WARNING),
+    (finding("dns.slow", "bpjs-www", resolver="system", ms=2500.0), ExitStatus.WARNING),
+    (finding("dns.slow", "bpjs-www", resolver="1.1.1.1", ms=2500.0), ExitStatus.OK),
+    (finding("store.unavailable", store="play", reason="timeout"), ExitStatus.OK),
+    (finding("bandwidth.unavailable", reason="no server"), ExitStatus.OK),
+    (finding("http.status", "bpjs-www", status=404), ExitStatus.OK),
+]
+
+
+@pytest.mark.parametrize(("found", "status"), WARNING_FINDINGS, ids=lambda v: str(v)[:40])
+def test_findings_without_a_cause_set_the_status(found: Finding, status: ExitStatus) -> None:
+    diagnosis = check(found)
+    assert ids(diagnosis) == ["kpj_not_linked", "membership_data"]
+    assert diagnosis.status is status
+    assert diagnosis.all_clear is (status is ExitStatus.OK)
+
+
+def test_a_probe_that_timed_out_alone_does_not_make_the_run_critical() -> None:
+    results = [
+        *run(),
+        ProbeResult(
+            id="bandwidth",
+            status=Status.ERROR,
+            summary="",
+            findings=(finding("probe.timeout", probe="bandwidth", seconds=8.0),),
+        ),
+    ]
+    diagnosis = diagnose(results, TARGETS, "en")
+    assert diagnosis.status is ExitStatus.OK
+    assert ids(diagnosis)[0] == "kpj_not_linked"
+
+
+@pytest.mark.parametrize(
+    "statuses", [[], [Status.ERROR], [Status.ERROR, Status.ERROR], [Status.SKIP, Status.ERROR]]
+)
+def test_a_run_where_no_probe_could_look_is_unknown(statuses: list[Status]) -> None:
+    results = [
+        ProbeResult(
+            id=f"probe{n}",
+            status=status,
+            summary="",
+            findings=(finding("probe.crashed", probe=f"probe{n}", error="boom"),)
+            if status is Status.ERROR
+            else (),
+        )
+        for n, status in enumerate(statuses)
+    ]
+    diagnosis = diagnose(results, TARGETS, "en")
+    assert diagnosis.status is ExitStatus.UNKNOWN
+    assert diagnosis.causes == ()
+    assert not diagnosis.all_clear
+
+
+def test_errored_probes_with_real_findings_are_still_diagnosed() -> None:
+    results = [
+        ProbeResult(
+            id="system",
+            status=Status.ERROR,
+            summary="",
+            findings=(finding("system.offline", reason="no_route"),),
+        )
+    ]
+    assert ids(diagnose(results, TARGETS, "en")) == ["offline"]
+
+
+# --- words ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_cause_words_come_from_the_catalogue_in_the_chosen_language(lang: str) -> None:
+    diagnosis = check(finding("store.outdated", installed="1", latest="2", store="play"), lang=lang)
+    words = catalogue.text("app_outdated", lang)
+    cause = diagnosis.causes[0]
+    assert (cause.title, cause.explanation, cause.fix, cause.summary) == (
+        words.title,
+        words.explanation,
+        words.fix,
+        words.summary,
+    )
+    assert cause.article_section == 2
+    assert cause.severity is ExitStatus.WARNING
+
+
+def test_indonesian_and_english_titles_differ() -> None:
+    assert check(lang="id").causes[0].title != check(lang="en").causes[0].title
