@@ -31,7 +31,7 @@ class KpjProbe(BaseProbe):
                 id=self.id,
                 status=Status.SKIP,
                 summary=ctx.text(
-                    id="Tidak ada nomor KPJ yang diberikan (gunakan --kpj NOMOR untuk memeriksanya).",
+                    id="Tidak ada nomor KPJ yang diberikan (periksa dengan --kpj NOMOR).",
                     en="No KPJ number was given (use --kpj NUMBER to check one).",
                 ),
             )
