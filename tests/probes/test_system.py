@@ -19,12 +19,11 @@ from typing import Any
 
 import pytest
 
-import probes.system as system
 from jmo_doctor.api import ProbeResult, Status
 from jmo_doctor.plugins import discover
 from jmo_doctor.runner import run_probes
-from probes.system import (
-    SystemProbe,
+from probes import _system_parse, _system_scan, _termux
+from probes._system_parse import (
     classify_vpn,
     is_termux,
     parse_ip_addr,
@@ -33,13 +32,13 @@ from probes.system import (
     parse_proc_ipv6_route,
     parse_proc_route,
     parse_route_get,
-    parse_termux_telephony,
-    parse_termux_wifi,
     parse_windows_route,
     platform_name,
     proxy_variables,
     routable,
 )
+from probes._termux import parse_termux_telephony, parse_termux_wifi
+from probes.system import SystemProbe
 from tests.helpers import make_context, make_shared
 
 # --- fixtures in the exact formats the kernel and the tools write ------------------------
@@ -323,7 +322,7 @@ class FakePsutil:
 
 
 def use_psutil(monkeypatch: pytest.MonkeyPatch, fake: FakePsutil) -> None:
-    monkeypatch.setattr(system, "_load_psutil", lambda: fake)
+    monkeypatch.setattr(_system_scan, "_load_psutil", lambda: fake)
 
 
 def write_proc(tmp_path: Path, route: str, ipv6_route: str) -> Path:
@@ -345,7 +344,7 @@ def make_script(bin_dir: Path, name: str, body: str) -> Path:
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """No Termux, no proxy, and a PATH of our own (plus the real one for sh and sleep)."""
     for name in list(os.environ):
-        if name.lower() in system.PROXY_VARIABLES or name in ("TERMUX_VERSION", "PREFIX"):
+        if name.lower() in _system_parse.PROXY_VARIABLES or name in ("TERMUX_VERSION", "PREFIX"):
             monkeypatch.delenv(name)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -387,10 +386,10 @@ def test_psutil_missing_falls_back_and_says_so(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_psutil_failing_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken() -> system.PsutilLike:
+    def broken() -> _system_scan.PsutilLike:
         raise NotImplementedError("platform android is not supported")
 
-    monkeypatch.setattr(system, "_load_psutil", broken)
+    monkeypatch.setattr(_system_scan, "_load_psutil", broken)
     result = run_system()
     assert result.details["unavailable"][0] == "psutil (NotImplementedError)"
     assert result.status is not Status.ERROR
@@ -405,8 +404,8 @@ def test_ip_command_is_the_last_fallback(
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(socket, "if_nameindex", denied)
-    monkeypatch.setattr(system, "SYS_CLASS_NET", tmp_path / "no-sys")
-    monkeypatch.setattr(system, "PROC_NET", write_proc(tmp_path, PROC_ROUTE, PROC_IPV6_ROUTE))
+    monkeypatch.setattr(_system_scan, "SYS_CLASS_NET", tmp_path / "no-sys")
+    monkeypatch.setattr(_system_scan, "PROC_NET", write_proc(tmp_path, PROC_ROUTE, PROC_IPV6_ROUTE))
     (tmp_path / "link.txt").write_text(IP_O_LINK)
     (tmp_path / "addr.txt").write_text(IP_O_ADDR)
     ip = make_script(
@@ -414,7 +413,7 @@ def test_ip_command_is_the_last_fallback(
         "ip",
         f'case "$2" in link) cat "{tmp_path}/link.txt";; *) cat "{tmp_path}/addr.txt";; esac\n',
     )
-    monkeypatch.setattr(system, "_find_ip", lambda: str(ip))
+    monkeypatch.setattr(_system_scan, "_find_ip", lambda: str(ip))
     result = run_system()
     assert result.status is Status.PASS
     assert result.details["interfaces_up"] == ["eth0"]
@@ -442,9 +441,9 @@ def test_nothing_readable_is_unknown_not_offline(
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(socket, "if_nameindex", denied)
-    monkeypatch.setattr(system, "SYS_CLASS_NET", tmp_path / "no-sys")
-    monkeypatch.setattr(system, "PROC_NET", tmp_path / "no-proc")
-    monkeypatch.setattr(system, "_find_ip", lambda: None)
+    monkeypatch.setattr(_system_scan, "SYS_CLASS_NET", tmp_path / "no-sys")
+    monkeypatch.setattr(_system_scan, "PROC_NET", tmp_path / "no-proc")
+    monkeypatch.setattr(_system_scan, "_find_ip", lambda: None)
     result = run_system()
     assert not [f for f in result.findings if f.code == "system.offline"]
     assert result.status is Status.SKIP  # nothing measured: neither fine nor broken
@@ -462,9 +461,11 @@ def test_no_interface_up_is_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         ),
     )
     monkeypatch.setattr(
-        system, "PROC_NET", write_proc(tmp_path, PROC_ROUTE_NO_DEFAULT, PROC_IPV6_ROUTE_NO_DEFAULT)
+        _system_scan,
+        "PROC_NET",
+        write_proc(tmp_path, PROC_ROUTE_NO_DEFAULT, PROC_IPV6_ROUTE_NO_DEFAULT),
     )
-    monkeypatch.setattr(system, "_find_ip", lambda: None)
+    monkeypatch.setattr(_system_scan, "_find_ip", lambda: None)
     result = run_system("id")
     assert result.status is Status.FAIL
     (finding,) = result.findings
@@ -480,9 +481,11 @@ def test_no_default_route_is_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         FakePsutil(stats={"wlan0": (True, "up,running")}, addrs={"wlan0": ["192.168.1.23"]}),
     )
     monkeypatch.setattr(
-        system, "PROC_NET", write_proc(tmp_path, PROC_ROUTE_NO_DEFAULT, PROC_IPV6_ROUTE_NO_DEFAULT)
+        _system_scan,
+        "PROC_NET",
+        write_proc(tmp_path, PROC_ROUTE_NO_DEFAULT, PROC_IPV6_ROUTE_NO_DEFAULT),
     )
-    monkeypatch.setattr(system, "_find_ip", lambda: None)
+    monkeypatch.setattr(_system_scan, "_find_ip", lambda: None)
     result = run_system()
     assert result.status is Status.FAIL
     assert [(f.code, f.data["reason"]) for f in result.findings] == [("system.offline", "no_route")]
@@ -500,7 +503,9 @@ def test_termux_uses_ip_for_policy_routes(
         FakePsutil(stats={"wlan0": (True, "up,running")}, addrs={"wlan0": ["192.168.1.23"]}),
     )
     monkeypatch.setattr(
-        system, "PROC_NET", write_proc(tmp_path, PROC_ROUTE_NO_DEFAULT, PROC_IPV6_ROUTE_NO_DEFAULT)
+        _system_scan,
+        "PROC_NET",
+        write_proc(tmp_path, PROC_ROUTE_NO_DEFAULT, PROC_IPV6_ROUTE_NO_DEFAULT),
     )
     (tmp_path / "v4.txt").write_text(IP_ROUTE_TABLE_ALL_ANDROID)
     ip = make_script(
@@ -508,7 +513,7 @@ def test_termux_uses_ip_for_policy_routes(
         "ip",
         f'case "$1" in -4) cat "{tmp_path / "v4.txt"}";; *) exit 0;; esac\n',
     )
-    monkeypatch.setattr(system, "_find_ip", lambda: str(ip))
+    monkeypatch.setattr(_system_scan, "_find_ip", lambda: str(ip))
     result = run_system()
     assert result.status is Status.PASS, result
     route = result.details["default_route"]
@@ -518,7 +523,7 @@ def test_termux_uses_ip_for_policy_routes(
 
     # and when ``ip`` is refused too, Termux says "unknown", never "no route"
     broken = make_script(clean_env, "ip-broken", "echo 'Permission denied' >&2; exit 2\n")
-    monkeypatch.setattr(system, "_find_ip", lambda: str(broken))
+    monkeypatch.setattr(_system_scan, "_find_ip", lambda: str(broken))
     result = run_system()
     assert result.details["default_route"]["present"] is None
     assert not result.findings
@@ -528,7 +533,7 @@ def test_fallback_reads_ip_addr_output(monkeypatch: pytest.MonkeyPatch, clean_en
     monkeypatch.setitem(sys.modules, "psutil", None)
     (clean_env / "addr.txt").write_text(IP_O_ADDR)
     ip = make_script(clean_env, "ip", f'cat "{clean_env / "addr.txt"}"\n')
-    monkeypatch.setattr(system, "_find_ip", lambda: str(ip))
+    monkeypatch.setattr(_system_scan, "_find_ip", lambda: str(ip))
     result = run_system()
     assert {"192.0.2.2", "fd00::2", "fe80::fc:ff:fe00:1"} <= set(result.details["addresses"])
     assert "127.0.0.1" not in result.details["addresses"]
@@ -547,7 +552,7 @@ def test_vpn_interface_is_a_warning(monkeypatch: pytest.MonkeyPatch, tmp_path: P
             addrs={"wlan0": ["192.168.1.23"], "tun0": ["10.8.0.2"], "utun0": ["fe80::1%utun0"]},
         ),
     )
-    monkeypatch.setattr(system, "PROC_NET", write_proc(tmp_path, PROC_ROUTE, PROC_IPV6_ROUTE))
+    monkeypatch.setattr(_system_scan, "PROC_NET", write_proc(tmp_path, PROC_ROUTE, PROC_IPV6_ROUTE))
     result = run_system("en")
     assert result.status is Status.WARN
     (finding,) = result.findings
@@ -567,7 +572,7 @@ def test_proxy_variables_reported_by_name_only(
         monkeypatch,
         FakePsutil(stats={"eth0": (True, "up,running")}, addrs={"eth0": ["192.0.2.2"]}),
     )
-    monkeypatch.setattr(system, "PROC_NET", write_proc(tmp_path, PROC_ROUTE, PROC_IPV6_ROUTE))
+    monkeypatch.setattr(_system_scan, "PROC_NET", write_proc(tmp_path, PROC_ROUTE, PROC_IPV6_ROUTE))
     for lang in ("id", "en"):
         result = run_system(lang)
         assert result.status is Status.WARN
@@ -586,8 +591,8 @@ def test_termux_api_wifi_and_cellular(
     monkeypatch.setenv("TERMUX_VERSION", "0.118.0")
     (tmp_path / "wifi.json").write_text(json.dumps(TERMUX_WIFI_JSON, indent=2))
     (tmp_path / "phone.json").write_text(json.dumps(TERMUX_TELEPHONY_JSON, indent=2))
-    make_script(clean_env, system.TERMUX_WIFI, f'cat "{tmp_path / "wifi.json"}"\n')
-    make_script(clean_env, system.TERMUX_TELEPHONY, f'cat "{tmp_path / "phone.json"}"\n')
+    make_script(clean_env, _termux.TERMUX_WIFI, f'cat "{tmp_path / "wifi.json"}"\n')
+    make_script(clean_env, _termux.TERMUX_TELEPHONY, f'cat "{tmp_path / "phone.json"}"\n')
     result = run_system()
     assert result.details["wifi"]["ssid"] == "RumahKita"
     assert result.details["wifi"]["rssi_dbm"] == -71
@@ -607,16 +612,16 @@ def test_hanging_termux_api_is_killed_in_time(
 ) -> None:
     # Without the Termux:API app the commands wait forever for an answer.
     pids = tmp_path / "pids"
-    for name in (system.TERMUX_WIFI, system.TERMUX_TELEPHONY):
+    for name in (_termux.TERMUX_WIFI, _termux.TERMUX_TELEPHONY):
         make_script(clean_env, name, f'sleep 1000 &\necho $! >> "{pids}"\nwait\n')
     started = time.monotonic()
     result = run_system()
     elapsed = time.monotonic() - started
-    assert elapsed < system.TERMUX_TIMEOUT_S + 1.5
+    assert elapsed < _termux.TERMUX_TIMEOUT_S + 1.5
     assert SystemProbe.timeout is not None
     assert elapsed < SystemProbe.timeout
     unavailable = " ".join(result.details["unavailable"])
-    assert system.TERMUX_WIFI in unavailable
+    assert _termux.TERMUX_WIFI in unavailable
     assert "Termux:API" in unavailable
     assert "wifi" not in result.details
     # the grandchild sleeps were killed with their process group
@@ -640,16 +645,16 @@ def _alive(pid: int) -> bool:
 
 
 def test_broken_termux_api_output(clean_env: Path) -> None:
-    make_script(clean_env, system.TERMUX_WIFI, "echo 'not json'\n")
-    make_script(clean_env, system.TERMUX_TELEPHONY, "exit 1\n")
+    make_script(clean_env, _termux.TERMUX_WIFI, "echo 'not json'\n")
+    make_script(clean_env, _termux.TERMUX_TELEPHONY, "exit 1\n")
     result = run_system()
     unavailable = result.details["unavailable"]
-    assert f"{system.TERMUX_WIFI} (unreadable output)" in unavailable
-    assert f"{system.TERMUX_TELEPHONY} (exit status 1)" in unavailable
+    assert f"{_termux.TERMUX_WIFI} (unreadable output)" in unavailable
+    assert f"{_termux.TERMUX_TELEPHONY} (exit status 1)" in unavailable
 
 
 def test_through_the_runner_within_the_probe_timeout(clean_env: Path) -> None:
-    for name in (system.TERMUX_WIFI, system.TERMUX_TELEPHONY):
+    for name in (_termux.TERMUX_WIFI, _termux.TERMUX_TELEPHONY):
         make_script(clean_env, name, "exec sleep 1000\n")
     (entry,) = [p for p in discover().probes if p.id == "system"]
     assert entry.builtin

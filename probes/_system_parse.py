@@ -1,0 +1,262 @@
+"""Pure parts of the ``system`` probe: parsers of kernel and tool output, classifiers,
+and the data the scans fill in. Nothing here reads the system or runs a command.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+#: Name prefixes of VPN/tunnel interfaces: the kernel's own (tun, tap, wg, ppp, ipsec),
+#: macOS (utun) and VPN clients that name theirs (Tailscale, NordVPN, ZeroTier,
+#: GlobalProtect, Cisco AnyConnect).
+VPN_PREFIXES: tuple[str, ...] = ("tun", "tap", "wg", "ppp", "ipsec", "utun")
+VPN_PREFIXES += ("tailscale", "nordlynx", "zt", "gpd", "cscotun")
+#: Point-to-point interfaces that are not VPNs: Android cellular data (rmnet, ccmni, …)
+#: and the 464xlat CLAT tunnel ``v4-*`` that Android adds on IPv6-only mobile networks.
+NOT_VPN_PREFIXES = ("rmnet", "rev_rmnet", "ccmni", "pdp", "wwan", "seth", "v4-", "clat")
+PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy"})
+
+_RTF_UP = 0x0001
+_RTF_REJECT = 0x0200
+
+
+def parse_proc_route(text: str) -> list[str]:
+    """Interfaces with a usable IPv4 default route in ``/proc/net/route`` text."""
+    found: list[str] = []
+    for line in text.splitlines()[1:]:
+        cols = line.split()
+        if len(cols) < 8:
+            continue
+        iface, destination, flags_hex, mask = cols[0], cols[1], cols[3], cols[7]
+        try:
+            flags = int(flags_hex, 16)
+        except ValueError:
+            continue
+        usable = flags & _RTF_UP and not flags & _RTF_REJECT and iface != "lo"
+        if usable and destination == "00000000" and mask == "00000000" and iface not in found:
+            found.append(iface)
+    return found
+
+
+def parse_proc_ipv6_route(text: str) -> list[str]:
+    """Interfaces with a usable IPv6 default route (``::/0``) in ``/proc/net/ipv6_route``.
+
+    Unlike ``/proc/net/route`` this file lists every routing table, so it also shows the
+    per-network tables Android uses.
+    """
+    found: list[str] = []
+    for line in text.splitlines():
+        cols = line.split()
+        if len(cols) < 10:
+            continue
+        destination, prefix_len, flags_hex, iface = cols[0], cols[1], cols[8], cols[9]
+        try:
+            flags = int(flags_hex, 16)
+        except ValueError:
+            continue
+        usable = flags & _RTF_UP and not flags & _RTF_REJECT and iface != "lo"
+        if usable and prefix_len == "00" and set(destination) == {"0"} and iface not in found:
+            found.append(iface)
+    return found
+
+
+def parse_ip_route(text: str) -> list[str]:
+    """Interfaces with a default route in ``ip [-6] route show [table all]`` output.
+
+    Other route types (``unreachable default``, ``local``, …) start with their type and
+    are skipped, as are routes flagged ``linkdown``/``dead``; a multipath default takes
+    the devices of its ``nexthop`` lines.
+    """
+    found: list[str] = []
+    in_multipath = False
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if line[0].isspace():
+            if in_multipath and words[0] == "nexthop":
+                _add_dev(words, found)
+            continue
+        in_multipath = False
+        if words[0] != "default" or "linkdown" in words or "dead" in words:
+            continue
+        if "dev" in words:
+            _add_dev(words, found)
+        else:
+            in_multipath = True
+    return found
+
+
+def _add_dev(words: list[str], found: list[str]) -> None:
+    index = words.index("dev") if "dev" in words else -1
+    if 0 <= index < len(words) - 1:
+        dev = words[index + 1]
+        if dev != "lo" and dev not in found:
+            found.append(dev)
+
+
+def parse_route_get(text: str) -> list[str]:
+    """The interface of macOS/BSD ``route -n get default`` output (empty: no route)."""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "interface" and value.strip():
+            return [value.strip()]
+    return []
+
+
+def parse_windows_route(text: str) -> bool:
+    """Whether ``route print 0.0.0.0`` on Windows lists an active 0.0.0.0/0 route."""
+    return any(line.split()[:2] == ["0.0.0.0", "0.0.0.0"] for line in text.splitlines())
+
+
+def parse_ip_addr(text: str) -> dict[str, list[str]]:
+    """Interface → addresses from ``ip -o addr`` output (prefix lengths dropped)."""
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) < 4 or words[2] not in ("inet", "inet6"):
+            continue
+        name = _ifname(words[1])
+        address = words[3].partition("/")[0]
+        found.setdefault(name, [])
+        if address not in found[name]:
+            found[name].append(address)
+    return found
+
+
+def parse_ip_link(text: str) -> dict[str, tuple[bool, bool]]:
+    """Interface → (up, point_to_point) from ``ip -o link`` output."""
+    found: dict[str, tuple[bool, bool]] = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) < 3 or not words[2].startswith("<"):
+            continue
+        flags = set(words[2].strip("<>").split(","))
+        up = "UP" in flags and "LOWER_UP" in flags
+        found[_ifname(words[1])] = (up, "POINTOPOINT" in flags)
+    return found
+
+
+def _ifname(word: str) -> str:
+    # ``ip`` writes "eth0:" in link lines and "veth0@if5" for paired devices.
+    return word.rstrip(":").partition("@")[0]
+
+
+def classify_vpn(names: Iterable[str], point_to_point: Collection[str] = ()) -> list[str]:
+    """The names that look like VPN or tunnel interfaces.
+
+    By name first; a point-to-point interface (psutil/sysfs flag) counts too unless its
+    name says it is cellular data or Android's CLAT, which are point-to-point as well.
+    """
+    found: list[str] = []
+    for name in names:
+        lower = name.lower()
+        if lower.startswith(NOT_VPN_PREFIXES):
+            continue
+        if lower.startswith(VPN_PREFIXES) or name in point_to_point:
+            found.append(name)
+    return found
+
+
+def proxy_variables(environ: Mapping[str, str]) -> list[str]:
+    """Names (never values) of the proxy variables that are set and not empty."""
+    return sorted(
+        name for name, value in environ.items() if name.lower() in PROXY_VARIABLES and value
+    )
+
+
+def is_termux(environ: Mapping[str, str], platform: str) -> bool:
+    """Whether we run in Termux (or on Android under another Python)."""
+    return (
+        "TERMUX_VERSION" in environ
+        or "com.termux" in environ.get("PREFIX", "")
+        or platform == "android"
+    )
+
+
+def platform_name(environ: Mapping[str, str], platform: str) -> str:
+    """The report's platform name (SPEC §7): linux, android-termux, macos, windows."""
+    if is_termux(environ, platform):
+        return "android-termux"
+    if platform == "darwin":
+        return "macos"
+    if platform in ("win32", "cygwin"):
+        return "windows"
+    return "linux" if platform.startswith("linux") else platform
+
+
+def routable(address: str) -> bool:
+    """An address that can carry traffic beyond the link (not loopback or link-local)."""
+    try:
+        ip = ipaddress.ip_address(address.partition("%")[0])
+    except ValueError:
+        return False
+    # 169.254/16 on IPv4 means DHCP failed; fe80::/10 exists on every IPv6 link.
+    return not (ip.is_loopback or ip.is_link_local or ip.is_unspecified)
+
+
+def is_loopback_name(name: str) -> bool:
+    return name == "lo" or (name.startswith("lo") and name[2:].isdigit())
+
+
+# --- what the scans find ----------------------------------------------------------------
+
+
+@dataclass
+class Interface:
+    name: str
+    up: bool | None = None  # None: state could not be read
+    addresses: list[str] = field(default_factory=list)
+    point_to_point: bool = False
+    loopback: bool = False
+
+
+@dataclass
+class InterfaceScan:
+    interfaces: dict[str, Interface] | None  # None: not even the names could be read
+    addresses_known: bool
+    unavailable: list[str]
+
+
+@dataclass
+class RouteScan:
+    ipv4: bool | None = None  # None: could not be read
+    ipv6: bool | None = None
+    interfaces: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)
+
+    def note(self, family: str, found: list[str], source: str) -> None:
+        if family == "ipv4":
+            self.ipv4 = bool(found) or bool(self.ipv4)
+        else:
+            self.ipv6 = bool(found) or bool(self.ipv6)
+        self.interfaces.extend(i for i in found if i not in self.interfaces)
+        if source not in self.sources:
+            self.sources.append(source)
+
+    @property
+    def present(self) -> bool | None:
+        """True: a default route; False: none in either family; None: can't tell."""
+        if self.ipv4 or self.ipv6:
+            return True
+        if self.ipv4 is False and self.ipv6 is False:
+            return False
+        return None
+
+
+def link_state(iface: Interface, addresses_known: bool) -> bool | None:
+    """Whether the interface can carry traffic: up, with a routable address when the
+    addresses could be read; None when neither state nor addresses are known.
+
+    Requiring a routable address also keeps macOS's always-present ``utun`` interfaces
+    (link-local only) from counting as an active VPN, and a Wi-Fi that is up without a
+    DHCP lease from counting as connected.
+    """
+    if iface.up is False:
+        return False
+    if addresses_known:
+        return any(map(routable, iface.addresses))
+    return iface.up

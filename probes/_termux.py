@@ -1,0 +1,205 @@
+"""Running commands for the ``system`` probe, and reading termux-api.
+
+Commands run in their own session with ``LC_ALL=C``; on timeout (or cancellation) the
+whole process group is killed, so a hanging wrapper's children do not keep our pipe open.
+The termux-api commands hang when the Termux:API app is not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from probes._system_parse import routable
+
+TERMUX_WIFI = "termux-wifi-connectioninfo"
+TERMUX_TELEPHONY = "termux-telephony-deviceinfo"
+TERMUX_TIMEOUT_S = 2.0
+COMMAND_TIMEOUT_S = 1.0
+
+
+# --- running commands -------------------------------------------------------------------
+
+
+def _why(error: BaseException) -> str:
+    # The error type and errno text only: OSError's str() carries paths, which can hold
+    # the user's name.
+    if isinstance(error, OSError) and error.strerror:
+        return f"{type(error).__name__}: {error.strerror}"
+    if isinstance(error, subprocess.TimeoutExpired):
+        return "timed out"
+    if isinstance(error, CommandFailed):
+        return str(error)
+    return type(error).__name__
+
+
+class CommandFailed(Exception):
+    """A command ran but exited non-zero."""
+
+
+def _kill_group(pid: int) -> None:
+    # Commands run in their own session: killing the group also ends the children a
+    # wrapper script started, which would otherwise keep our pipe open.
+    killpg = getattr(os, "killpg", None)
+    if killpg is not None:
+        with contextlib.suppress(OSError):
+            killpg(pid, signal.SIGKILL)
+
+
+def _command_env() -> dict[str, str]:
+    return {**os.environ, "LC_ALL": "C"}
+
+
+def run_command(argv: Sequence[str], timeout: float = COMMAND_TIMEOUT_S) -> str:
+    """stdout of ``argv``; raises OSError, TimeoutExpired or CommandFailed."""
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        text=True,
+        errors="replace",
+        env=_command_env(),
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=0.5)
+        raise
+    if proc.returncode != 0:
+        first = (err.strip().splitlines() or [f"exit status {proc.returncode}"])[0]
+        raise CommandFailed(first[:120])
+    return out
+
+
+async def run_command_async(argv: Sequence[str], limit_s: float) -> str:
+    """stdout of ``argv``; the whole process group is killed on timeout or cancellation."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=_command_env(),
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), limit_s)
+    finally:
+        if proc.returncode is None:
+            _kill_group(proc.pid)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 0.5)
+    if proc.returncode != 0:
+        raise CommandFailed(f"exit status {proc.returncode}")
+    return out.decode("utf-8", errors="replace")
+
+
+# --- termux-api (asynchronous: the commands hang when the Termux:API app is missing) -----
+
+
+def parse_termux_wifi(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The Wi-Fi facts worth reporting from ``termux-wifi-connectioninfo`` JSON.
+
+    BSSID and MAC addresses are left out (they identify the device and the place); the
+    SSID reads ``<unknown ssid>`` when Android withholds it for lack of location access.
+    """
+    wifi: dict[str, Any] = {}
+    state = data.get("supplicant_state")
+    if isinstance(state, str):
+        wifi["state"] = state
+    ssid = data.get("ssid")
+    if isinstance(ssid, str) and ssid and ssid != "<unknown ssid>":
+        wifi["ssid"] = ssid
+    for key, out in (
+        ("rssi", "rssi_dbm"),
+        ("link_speed_mbps", "link_speed_mbps"),
+        ("frequency_mhz", "frequency_mhz"),
+    ):
+        value = data.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            wifi[out] = value
+    ip = data.get("ip")
+    wifi["connected"] = state == "COMPLETED" and isinstance(ip, str) and ip not in ("", "0.0.0.0")
+    rssi = wifi.get("rssi_dbm")
+    if wifi["connected"] and isinstance(rssi, int | float):
+        # Android's own bars: about -67 dBm and better is solid, below -80 dBm drops out.
+        wifi["signal"] = "strong" if rssi >= -67 else "fair" if rssi >= -80 else "weak"
+    return wifi
+
+
+def parse_termux_telephony(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Cellular facts from ``termux-telephony-deviceinfo`` JSON (no device or SIM ids)."""
+    cellular: dict[str, Any] = {}
+    for key, out in (
+        ("network_type", "network_type"),
+        ("network_operator_name", "operator"),
+        ("data_state", "data_state"),
+        ("data_enabled", "data_enabled"),
+        ("network_roaming", "roaming"),
+        ("sim_state", "sim_state"),
+    ):
+        value = data.get(key)
+        if isinstance(value, str | int | float | bool) and value != "":
+            cellular[out] = value
+    return cellular
+
+
+@dataclass
+class TermuxInfo:
+    wifi: dict[str, Any] | None = None
+    cellular: dict[str, Any] | None = None
+    addresses: list[str] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)
+
+
+async def _termux_json(command: str, info: TermuxInfo) -> Mapping[str, Any] | None:
+    path = shutil.which(command)
+    if path is None:
+        return None
+    try:
+        data = json.loads(await run_command_async([path], TERMUX_TIMEOUT_S))
+    except TimeoutError:
+        info.unavailable.append(
+            f"{command} (no answer in {TERMUX_TIMEOUT_S:.0f} s: is the Termux:API app installed?)"
+        )
+        return None
+    except ValueError:
+        info.unavailable.append(f"{command} (unreadable output)")
+        return None
+    except Exception as error:
+        info.unavailable.append(f"{command} ({_why(error)})")
+        return None
+    if not isinstance(data, dict):
+        info.unavailable.append(f"{command} (unexpected output)")
+        return None
+    return data
+
+
+async def read_termux_api() -> TermuxInfo:
+    """Wi-Fi and cellular facts from termux-api, both commands at once."""
+    info = TermuxInfo()
+    wifi, phone = await asyncio.gather(
+        _termux_json(TERMUX_WIFI, info), _termux_json(TERMUX_TELEPHONY, info)
+    )
+    if wifi is not None:
+        info.wifi = parse_termux_wifi(wifi)
+        ip = wifi.get("ip")
+        if isinstance(ip, str) and routable(ip):
+            info.addresses.append(ip)
+    if phone is not None:
+        info.cellular = parse_termux_telephony(phone)
+    return info
