@@ -1,0 +1,217 @@
+"""GET of every target URL with phase timings, shared by the http and clock probes.
+
+Both probes read the same requests: the clock probe compares the device clock with the
+``Date`` headers these responses carry. ``shared_fetch`` memoizes the work for the run
+(``ctx.once("http:fetch")``), so whichever of the two asks first does it, and when http is
+skipped the clock probe still gets it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from jmo_doctor.api import ProbeContext
+from jmo_doctor.config import Target
+from probes._net import budget, is_ip, ms_since
+
+MEMO_KEY = "http:fetch"
+BODY_CAP_BYTES = 1_000_000
+REQUEST_TIMEOUT_S = 10.0
+MAX_REDIRECTS = 5
+#: httpcore trace step → the phase a request is stuck in while that step is running.
+_PHASES = {
+    "connect_tcp": "connect",
+    "start_tls": "tls",
+    "send_request_headers": "first_byte",
+    "send_request_body": "first_byte",
+    "receive_response_headers": "first_byte",
+    "receive_response_body": "body",
+}
+
+
+@dataclass
+class Trace:
+    """Timestamps of httpcore's trace events (first start, last completion per step)."""
+
+    started: dict[str, float] = field(default_factory=dict)
+    completed: dict[str, float] = field(default_factory=dict)
+    wall: dict[str, float] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+    current: str = ""
+
+    async def __call__(self, name: str, info: dict[str, Any]) -> None:
+        step, _, event = name.rpartition(".")
+        step = step.rpartition(".")[2]
+        now = time.perf_counter()
+        if event == "started":
+            self.started.setdefault(step, now)
+            self.wall[f"{step}.started"] = time.time()
+            if step in _PHASES:  # not the clean-up steps that run after a cancel
+                self.current = step
+        elif event == "complete":
+            self.completed[step] = now
+            self.wall[f"{step}.complete"] = time.time()
+        elif event == "failed":
+            self.failed.add(step)
+
+    def span_ms(self, first: str, last: str) -> float | None:
+        if first in self.started and last in self.completed:
+            return round((self.completed[last] - self.started[first]) * 1000.0, 2)
+        return None
+
+    @property
+    def phase(self) -> str:
+        return _PHASES.get(self.current, "connect")
+
+
+@dataclass(frozen=True)
+class Fetch:
+    target: str
+    url: str
+    status: int | None = None
+    final_url: str = ""
+    location: str = ""
+    error: str = ""
+    phase: str = "done"  # where it stopped: "connect" | "tls" | "first_byte" | "body" | "done"
+    timed_out: bool = False
+    connected: bool = False  # a TCP connection was made (else tcp/dns own the failure)
+    phases_ms: dict[str, float] = field(default_factory=dict)
+    date: str = ""
+    sent_at: float = 0.0  # device wall clock when the (last) request went out
+    received_at: float = 0.0  # … and when its response headers arrived
+    body_bytes: int = 0
+    truncated: bool = False
+
+    def as_detail(self) -> dict[str, object]:
+        detail: dict[str, object] = {"url": self.url, "phase": self.phase}
+        for key in ("status", "final_url", "location", "error", "date"):
+            if value := getattr(self, key):
+                detail[key] = value
+        detail.update(self.phases_ms)
+        detail["body_bytes"] = self.body_bytes
+        if self.truncated:
+            detail["truncated"] = True
+        if self.timed_out:
+            detail["timed_out"] = True
+        return detail
+
+
+def _phases(trace: Trace, total_ms: float) -> dict[str, float]:
+    spans = {
+        # anyio looks the name up inside connect_tcp, so connect includes that lookup
+        "connect_ms": trace.span_ms("connect_tcp", "connect_tcp"),
+        "tls_ms": trace.span_ms("start_tls", "start_tls"),
+        "first_byte_ms": trace.span_ms("send_request_headers", "receive_response_headers"),
+    }
+    found = {key: value for key, value in spans.items() if value is not None}
+    found["total_ms"] = round(total_ms, 2)
+    return found
+
+
+async def _lookup_ms(ctx: ProbeContext, url: str, wait_s: float) -> float | None:
+    """The system resolver's time for the URL's host: the run's shared lookup, which every
+    probe starts together, so its time is the real one. None for IP literals or failures
+    (the request is still made: a proxy may resolve what this device cannot)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not host or is_ip(host):
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    start = time.perf_counter()
+    try:
+        await asyncio.wait_for(ctx.resolve(host, port), wait_s)
+    except (OSError, TimeoutError, ValueError):
+        return None
+    return ms_since(start)
+
+
+def _error_text(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) < 200 else text[:197] + "..."
+
+
+async def fetch(
+    ctx: ProbeContext,
+    name: str,
+    url: str,
+    *,
+    follow_redirects: bool = True,
+    body_cap: int = BODY_CAP_BYTES,
+) -> Fetch:
+    """GET ``url``; never raises for the network, never waits past the run's deadline."""
+    dns_ms = await _lookup_ms(ctx, url, budget(ctx, REQUEST_TIMEOUT_S))
+    trace = Trace()
+    timeout = budget(ctx, REQUEST_TIMEOUT_S)
+    start = time.perf_counter()
+    result: dict[str, Any] = {}
+
+    async def go() -> None:
+        async with ctx.http_client(
+            follow_redirects=follow_redirects,
+            max_redirects=MAX_REDIRECTS,
+            timeout=httpx.Timeout(timeout),
+        ) as client:
+            request = client.build_request("GET", url, extensions={"trace": trace})
+            response = await client.send(request, stream=True)
+            try:
+                result["response"] = response
+                size = 0
+                async for chunk in response.aiter_raw():
+                    size += len(chunk)
+                    result["size"] = size
+                    if size >= body_cap:  # huge bodies: enough has been seen
+                        result["truncated"] = True
+                        break
+            finally:
+                await response.aclose()
+
+    error: BaseException | None = None
+    try:
+        await asyncio.wait_for(go(), timeout)
+    except Exception as caught:  # whatever the network does becomes a result, never a crash
+        error = caught
+    total_ms = (time.perf_counter() - start) * 1000.0
+    response: httpx.Response | None = result.get("response")
+    connected = "connect_tcp" in trace.completed
+    phases = _phases(trace, total_ms)
+    if dns_ms is not None:
+        phases["dns_ms"] = dns_ms
+    common: dict[str, Any] = {
+        "target": name,
+        "url": url,
+        "connected": connected,
+        "phases_ms": phases,
+        "body_bytes": int(result.get("size", 0)),
+        "truncated": bool(result.get("truncated", False)),
+    }
+    if response is not None:
+        common.update(
+            status=response.status_code,
+            final_url=str(response.url),
+            location=response.headers.get("location", ""),
+            date=response.headers.get("date", ""),
+            sent_at=trace.wall.get("send_request_headers.started", 0.0),
+            received_at=trace.wall.get("receive_response_headers.complete", 0.0),
+        )
+    if error is None:
+        return Fetch(**common)
+    timed_out = isinstance(error, TimeoutError | httpx.TimeoutException)
+    # once headers are in, whatever goes wrong goes wrong in the body
+    phase = "body" if response is not None else trace.phase
+    return Fetch(**common, error=_error_text(error), phase=phase, timed_out=timed_out)
+
+
+async def fetch_targets(ctx: ProbeContext) -> list[Fetch]:
+    targets: list[Target] = list(ctx.targets)
+    return list(await asyncio.gather(*(fetch(ctx, t.name, t.url) for t in targets)))
+
+
+async def shared_fetch(ctx: ProbeContext) -> list[Fetch]:
+    """Every target URL fetched once per run, whichever probe asks first."""
+    return await ctx.once(MEMO_KEY, lambda: fetch_targets(ctx))

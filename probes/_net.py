@@ -1,0 +1,213 @@
+"""Shared network helpers: time budgets, direct DNS queries, and address lookup with fallback.
+
+The dns and tcp probes both need the trusted resolvers' answers; they share them through
+``ctx.once`` (keys ``dns:query:<resolver>:<host>``) so a run asks each resolver once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.rcode
+import dns.rdatatype
+
+from jmo_doctor.api import Finding, ProbeContext
+from jmo_doctor.config import parse_resolver
+
+#: Findings must be ready before the runner cancels probes (0.25 s before the deadline).
+MARGIN_S = 0.6
+#: The smallest wait worth starting; below it an operation is reported as timed out.
+MIN_WAIT_S = 0.05
+
+
+def budget(ctx: ProbeContext, cap: float) -> float:
+    """Seconds an operation may take: at most ``cap``, and never past the run's deadline."""
+    return max(MIN_WAIT_S, min(cap, ctx.remaining() - MARGIN_S))
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def family_name(family: int) -> str:
+    return "ipv6" if family == socket.AF_INET6 else "ipv4"
+
+
+def family_of(address: str) -> int:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def code_counts(findings: Iterable[Finding]) -> str:
+    """``"dns.timeout ×3, dns.slow"``: a summary line that stays one line for many targets."""
+    counts = Counter(f.code for f in findings)
+    return ", ".join(f"{code} ×{n}" if n > 1 else code for code, n in sorted(counts.items()))
+
+
+def ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 2)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One resolver's answer for one name (A and AAAA together)."""
+
+    resolver: str
+    rcode: str  # "NOERROR", "NXDOMAIN", "SERVFAIL", … or "TIMEOUT" / "ERROR"
+    addresses: tuple[str, ...] = ()
+    cnames: tuple[str, ...] = ()
+    ms: float = 0.0
+    error: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> bool:
+        return self.rcode not in ("TIMEOUT", "ERROR")
+
+    def as_detail(self) -> dict[str, object]:
+        detail: dict[str, object] = {
+            "resolver": self.resolver,
+            "rcode": self.rcode,
+            "answers": list(self.addresses),
+            "cnames": list(self.cnames),
+            "ms": self.ms,
+        }
+        if self.error:
+            detail["error"] = self.error
+        return detail
+
+
+def _parse_response(response: dns.message.Message) -> tuple[list[str], list[str]]:
+    addresses: list[str] = []
+    cnames: list[str] = []
+    for rrset in response.answer:
+        for rdata in rrset:
+            if rrset.rdtype == dns.rdatatype.CNAME:
+                cnames.append(str(rdata.target).rstrip(".").lower())
+            elif rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                addresses.append(str(rdata.address))
+    return addresses, cnames
+
+
+def combine(resolver: str, parts: list[Lookup | BaseException], ms: float) -> Lookup:
+    """Merge the A and AAAA answers: any NOERROR wins, then NXDOMAIN, then the first rcode."""
+    done = [p for p in parts if isinstance(p, Lookup)]
+    errors = [p for p in parts if not isinstance(p, Lookup)]
+    addresses = tuple(dict.fromkeys(a for p in done for a in p.addresses))
+    cnames = tuple(dict.fromkeys(c for p in done for c in p.cnames))
+    rcodes = [p.rcode for p in done]
+    if not done:
+        error = errors[0] if errors else None
+        timed_out = isinstance(error, TimeoutError | dns.exception.Timeout)
+        text = f"{type(error).__name__}: {error}".rstrip(": ") if error else ""
+        return Lookup(resolver, "TIMEOUT" if timed_out else "ERROR", ms=ms, error=text)
+    for wanted in ("NOERROR", "NXDOMAIN"):
+        if wanted in rcodes:
+            return Lookup(resolver, wanted, addresses, cnames, ms)
+    return Lookup(resolver, rcodes[0], addresses, cnames, ms)
+
+
+async def _udp_query(host: str, rdtype: str, address: str, port: int, wait_s: float) -> Lookup:
+    query = dns.message.make_query(host, rdtype)
+    # truncated UDP answers are retried over TCP, as a stub resolver would
+    response, _ = await dns.asyncquery.udp_with_fallback(query, address, timeout=wait_s, port=port)
+    addresses, cnames = _parse_response(response)
+    return Lookup("", dns.rcode.to_text(response.rcode()), tuple(addresses), tuple(cnames))
+
+
+async def query_server(resolver: str, host: str, wait_s: float) -> Lookup:
+    """Ask a classic DNS server (``"ip"``, ``"ip:port"`` or ``"[v6]:port"``) for A and AAAA."""
+    address, port = parse_resolver(resolver)
+    start = time.perf_counter()
+
+    async def one(rdtype: str) -> Lookup:
+        return await asyncio.wait_for(_udp_query(host, rdtype, address, port, wait_s), wait_s)
+
+    parts = await asyncio.gather(one("A"), one("AAAA"), return_exceptions=True)
+    return combine(resolver, _no_cancel(parts), ms_since(start))
+
+
+async def query_doh(ctx: ProbeContext, url: str, host: str, wait_s: float) -> Lookup:
+    """RFC 8484 POST through the run's httpx client (same TLS settings as everything else)."""
+    start = time.perf_counter()
+    async with ctx.http_client(timeout=wait_s) as client:
+
+        async def one(rdtype: str) -> Lookup:
+            wire = dns.message.make_query(host, rdtype).to_wire()
+            headers = {
+                "content-type": "application/dns-message",
+                "accept": "application/dns-message",
+            }
+            response = await asyncio.wait_for(
+                client.post(url, content=wire, headers=headers), wait_s
+            )
+            if response.status_code != 200:
+                raise ValueError(f"HTTP {response.status_code}")
+            message = dns.message.from_wire(response.content[:65535])
+            addresses, cnames = _parse_response(message)
+            rcode = dns.rcode.to_text(message.rcode())
+            return Lookup("", rcode, tuple(addresses), tuple(cnames))
+
+        parts = await asyncio.gather(one("A"), one("AAAA"), return_exceptions=True)
+    return combine(url, _no_cancel(parts), ms_since(start))
+
+
+def _no_cancel(parts: Sequence[Lookup | BaseException]) -> list[Lookup | BaseException]:
+    # gather(return_exceptions=True) hands back CancelledError too; it must propagate
+    for part in parts:
+        if isinstance(part, asyncio.CancelledError):
+            raise part
+    return list(parts)
+
+
+async def trusted_lookup(ctx: ProbeContext, resolver: str, host: str) -> Lookup:
+    """A trusted resolver's (or DoH URL's) answer for ``host``, asked once per run."""
+
+    async def ask() -> Lookup:
+        timeout = budget(ctx, 3.0)
+        try:
+            if resolver.startswith("https://"):
+                return await query_doh(ctx, resolver, host, timeout)
+            return await query_server(resolver, host, timeout)
+        except Exception as error:  # any library surprise is an answer of its own
+            return Lookup(resolver, "ERROR", error=f"{type(error).__name__}: {error}")
+
+    return await ctx.once(f"dns:query:{resolver}:{host}", ask)
+
+
+def trusted_resolvers(ctx: ProbeContext) -> list[str]:
+    return [*ctx.config.dns.trusted_resolvers, *ctx.config.dns.doh]
+
+
+async def addresses_for(ctx: ProbeContext, host: str, port: int) -> tuple[list[str], str]:
+    """Addresses to connect to and where they came from (``literal``/``system``/``trusted``).
+
+    The system resolver is what the app uses; when it fails the trusted resolvers' answers
+    are used instead, so that "DNS broken but hosts reachable" shows up as such.
+    """
+    if is_ip(host):
+        return [host], "literal"
+    try:
+        pairs = await asyncio.wait_for(ctx.resolve(host, port), budget(ctx, 10.0))
+        if pairs:
+            return [address for _, address in pairs], "system"
+    except (OSError, TimeoutError):
+        pass
+    resolvers = trusted_resolvers(ctx)
+    if not resolvers:
+        return [], "none"
+    lookups = await asyncio.gather(*(trusted_lookup(ctx, r, host) for r in resolvers))
+    found = list(dict.fromkeys(a for lookup in lookups for a in lookup.addresses))
+    return found, "trusted" if found else "none"

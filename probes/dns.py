@@ -1,0 +1,303 @@
+"""dns probe: the system resolver (what JMO uses) against trusted resolvers and DoH.
+
+Per target name: the system resolver through ``getaddrinfo``; the same resolver asked
+directly with dnspython (``getaddrinfo`` hides CNAME chains, and block pages show up as
+CNAMEs); every trusted resolver and DoH URL. Answers are checked against known Indonesian
+block pages, and a system answer that no trusted resolver gives is tested with TLS: a
+block page cannot show a valid certificate for the name, a CDN edge can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from jmo_doctor.api import (
+    BaseProbe,
+    Finding,
+    LocalText,
+    Messages,
+    ProbeContext,
+    ProbeResult,
+    Status,
+)
+from jmo_doctor.config import Target
+from probes import _fingerprints
+from probes._net import (
+    Lookup,
+    budget,
+    code_counts,
+    family_of,
+    is_ip,
+    ms_since,
+    query_server,
+    trusted_lookup,
+    trusted_resolvers,
+)
+from probes._tls import verify_address
+
+SYSTEM = "system"
+#: glibc gives up on a silent resolver after 5 s per try and reports EAI_AGAIN, as it does
+#: for SERVFAIL; a failure this slow is a timeout.
+SLOW_FAILURE_MS = 4000.0
+_NO_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+_FAILING = {"dns.tampered", "dns.timeout", "dns.nxdomain", "dns.servfail"}
+
+
+@dataclass(frozen=True)
+class SystemAnswer:
+    addresses: tuple[str, ...]
+    outcome: str  # "ok" | "nxdomain" | "servfail" | "timeout"
+    ms: float
+    error: str = ""
+
+
+def system_nameservers() -> list[str]:
+    """The system resolver's servers from resolv.conf (Termux keeps it under $PREFIX)."""
+    import dns.resolver
+
+    paths = ["/etc/resolv.conf"]
+    if prefix := os.environ.get("PREFIX"):
+        paths.insert(0, os.path.join(prefix, "etc", "resolv.conf"))
+    for path in paths:
+        try:
+            return [str(ns) for ns in dns.resolver.Resolver(filename=path).nameservers]
+        except Exception:  # missing or unreadable file: try the next, else rely on addresses
+            continue
+    return []
+
+
+class DnsProbe(BaseProbe):
+    id = "dns"
+    title: ClassVar[LocalText] = {"id": "Resolusi nama (DNS)", "en": "Name resolution (DNS)"}
+    order = 30
+    messages: ClassVar[Messages] = {
+        "dns.timeout": {
+            "id": "Resolver {resolver} tidak menjawab tepat waktu untuk {target}.",
+            "en": "Resolver {resolver} gave no answer in time for {target}.",
+        },
+        "dns.nxdomain": {
+            "id": "Resolver {resolver} menyatakan nama {host} ({target}) tidak ada.",
+            "en": "Resolver {resolver} says the name {host} ({target}) does not exist.",
+        },
+        "dns.servfail": {
+            "id": "Resolver {resolver} gagal menjawab untuk {host} ({target}).",
+            "en": "Resolver {resolver} failed to answer for {host} ({target}).",
+        },
+        "dns.tampered": {
+            "id": "Jawaban DNS untuk {host} ({target}) dialihkan ({fingerprint}): "
+            "kemungkinan diblokir atau dibelokkan oleh jaringan.",
+            "en": "The DNS answer for {host} ({target}) is redirected ({fingerprint}): "
+            "the network likely blocks or diverts it.",
+        },
+        "dns.slow": {
+            "id": "Resolver {resolver} lambat untuk {target}: {ms:.0f} ms.",
+            "en": "Resolver {resolver} is slow for {target}: {ms:.0f} ms.",
+        },
+    }
+
+    def __init__(self, system_servers: Sequence[str] | None = None) -> None:
+        # None: read resolv.conf at run time; tests pass their own loopback server
+        self._system_servers = None if system_servers is None else list(system_servers)
+
+    async def run(self, ctx: ProbeContext) -> ProbeResult:
+        targets = [t for t in ctx.targets if not is_ip(t.host)]
+        if not targets:
+            return ProbeResult(
+                self.id,
+                Status.SKIP,
+                ctx.text(id="Semua target berupa alamat IP.", en="All targets are IP addresses."),
+            )
+        servers = self._system_servers
+        if servers is None:
+            servers = await ctx.to_thread(system_nameservers)
+        done = 0
+
+        async def check(target: Target) -> tuple[list[Finding], dict[str, Any]]:
+            nonlocal done
+            result = await _check_target(ctx, target, servers[:1])
+            done += 1
+            ctx.progress(done / len(targets), target.name)
+            return result
+
+        outcomes = await asyncio.gather(*(check(t) for t in targets))
+        findings = [f for found, _ in outcomes for f in found]
+        details = {t.name: detail for t, (_, detail) in zip(targets, outcomes, strict=True)}
+        metrics = {
+            f"{name}.system_ms": float(detail["system"]["ms"])
+            for name, detail in details.items()
+            if detail["system"]["outcome"] == "ok"
+        }
+        return ProbeResult(
+            self.id,
+            _status(findings),
+            _summary(ctx, findings, metrics, len(targets)),
+            tuple(findings),
+            metrics,
+            {"system_servers": servers, "targets": details},
+        )
+
+
+async def _system_lookup(ctx: ProbeContext, target: Target) -> SystemAnswer:
+    start = time.perf_counter()
+    try:
+        pairs = await asyncio.wait_for(ctx.resolve(target.host, target.port), budget(ctx, 10.0))
+    except socket.gaierror as error:
+        ms = ms_since(start)
+        if error.errno in _NO_NAME:
+            return SystemAnswer((), "nxdomain", ms, str(error))
+        if error.errno == socket.EAI_AGAIN and ms >= SLOW_FAILURE_MS:
+            return SystemAnswer((), "timeout", ms, str(error))
+        return SystemAnswer((), "servfail", ms, str(error))
+    except TimeoutError:
+        return SystemAnswer((), "timeout", ms_since(start), "timeout")
+    except OSError as error:
+        return SystemAnswer((), "servfail", ms_since(start), str(error))
+    addresses = tuple(address for _, address in pairs)
+    return SystemAnswer(addresses, "ok" if addresses else "nxdomain", ms_since(start))
+
+
+async def _direct_lookup(ctx: ProbeContext, host: str, servers: list[str]) -> Lookup | None:
+    if not servers:
+        return None
+    try:
+        return await query_server(servers[0], host, budget(ctx, 5.0))
+    except Exception as error:  # a bad resolv.conf entry must not stop the probe
+        return Lookup(servers[0], "ERROR", error=f"{type(error).__name__}: {error}")
+
+
+def _refine(system: SystemAnswer, direct: Lookup | None) -> SystemAnswer:
+    """getaddrinfo reports SERVFAIL and silence alike (EAI_AGAIN); the direct query tells."""
+    if system.outcome == "servfail" and direct is not None and direct.rcode == "TIMEOUT":
+        return SystemAnswer(system.addresses, "timeout", system.ms, system.error)
+    if system.outcome == "timeout" and direct is not None and direct.rcode == "SERVFAIL":
+        return SystemAnswer(system.addresses, "servfail", system.ms, system.error)
+    return system
+
+
+async def _check_target(
+    ctx: ProbeContext, target: Target, servers: list[str]
+) -> tuple[list[Finding], dict[str, Any]]:
+    host = target.host
+    system, direct, lookups = await asyncio.gather(
+        _system_lookup(ctx, target),
+        _direct_lookup(ctx, host, servers),
+        asyncio.gather(*(trusted_lookup(ctx, r, host) for r in trusted_resolvers(ctx))),
+    )
+    system = _refine(system, direct)
+    findings: list[Finding] = []
+    name = target.name
+    if system.outcome != "ok":
+        findings.append(
+            ctx.finding(
+                f"dns.{system.outcome}", name, resolver=SYSTEM, host=host, error=system.error
+            )
+        )
+    elif system.ms > ctx.config.dns.slow_ms:
+        findings.append(ctx.finding("dns.slow", name, resolver=SYSTEM, ms=system.ms, host=host))
+    for lookup in lookups:
+        code = {"TIMEOUT": "dns.timeout", "NXDOMAIN": "dns.nxdomain", "SERVFAIL": "dns.servfail"}
+        if lookup.rcode in code:
+            findings.append(
+                ctx.finding(code[lookup.rcode], name, resolver=lookup.resolver, host=host)
+            )
+    tamper, tamper_detail = await _tampering(ctx, target, system, direct, list(lookups))
+    if tamper is not None:
+        findings.append(tamper)
+    detail: dict[str, Any] = {
+        "host": host,
+        "system": {
+            "answers": list(system.addresses),
+            "outcome": system.outcome,
+            "ms": system.ms,
+            **({"error": system.error} if system.error else {}),
+        },
+        "system_direct": direct.as_detail() if direct is not None else None,
+        "resolvers": [lookup.as_detail() for lookup in lookups],
+        **tamper_detail,
+    }
+    return findings, detail
+
+
+async def _tampering(
+    ctx: ProbeContext,
+    target: Target,
+    system: SystemAnswer,
+    direct: Lookup | None,
+    lookups: list[Lookup],
+) -> tuple[Finding | None, dict[str, Any]]:
+    cnames = list(direct.cnames) if direct else []
+    addresses = list(system.addresses) + (list(direct.addresses) if direct else [])
+    answers = list(dict.fromkeys(cnames + addresses))
+    matched = _fingerprints.load().match(cnames, addresses)
+    if matched is not None:
+        finding = ctx.finding(
+            "dns.tampered",
+            target.name,
+            answers=answers,
+            fingerprint=matched.value,
+            operator=matched.operator,
+            source=matched.source,
+            resolver=SYSTEM,
+            host=target.host,
+        )
+        return finding, {"tampering": {"fingerprint": matched.value, "source": matched.source}}
+    trusted = list(
+        dict.fromkeys(a for lk in lookups if lk.rcode == "NOERROR" for a in lk.addresses)
+    )
+    suspects = [a for a in system.addresses if a not in trusted]
+    if not suspects or not trusted or urlsplit(target.url).scheme != "https":
+        return None, {}
+    # different answers are normal for CDNs: only a certificate that fails for the
+    # system's address while the trusted address's passes shows a diversion
+    suspect = suspects[0]
+    same_family = [a for a in trusted if family_of(a) == family_of(suspect)]
+    reference = (same_family or trusted)[0]
+    timeout = budget(ctx, 3.0)
+    suspect_ok, reference_ok = await asyncio.gather(
+        verify_address(ctx, target.host, suspect, target.port, timeout),
+        verify_address(ctx, target.host, reference, target.port, timeout),
+    )
+    check = {
+        "suspect": suspect,
+        "suspect_verified": suspect_ok,
+        "trusted": reference,
+        "trusted_verified": reference_ok,
+    }
+    if suspect_ok is False and reference_ok is True:
+        finding = ctx.finding(
+            "dns.tampered",
+            target.name,
+            answers=list(system.addresses),
+            fingerprint="unverified-answer",
+            resolver=SYSTEM,
+            host=target.host,
+        )
+        return finding, {"tampering": check}
+    return None, {"tampering_check": check}
+
+
+def _status(findings: Sequence[Finding]) -> Status:
+    if any(f.code in _FAILING and f.data.get("resolver", SYSTEM) == SYSTEM for f in findings):
+        return Status.FAIL
+    return Status.WARN if findings else Status.PASS
+
+
+def _summary(
+    ctx: ProbeContext, findings: Sequence[Finding], metrics: dict[str, float], count: int
+) -> str:
+    if not findings:
+        median = statistics.median(metrics.values()) if metrics else 0.0
+        return ctx.text(
+            id=f"{count} nama terjawab konsisten; resolver sistem median {median:.0f} ms.",
+            en=f"{count} names resolve consistently; system resolver median {median:.0f} ms.",
+        )
+    listed = code_counts(findings)
+    return ctx.text(id=f"Masalah DNS: {listed}.", en=f"DNS problems: {listed}.")

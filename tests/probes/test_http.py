@@ -1,0 +1,193 @@
+"""The ``http`` probe against a loopback HTTP(S) server with faulty paths, and the
+captive-portal check (Android's rule: only 204 or an empty 200 is open internet)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jmo_doctor.api import ProbeResult, Status
+from probes.http import HttpProbe
+from tests.probes.servers import Pki, TcpServer, closed_port, http_handler, make_ctx
+
+
+@pytest.fixture
+def web() -> Iterator[TcpServer]:
+    server = TcpServer(http_handler())
+    yield server
+    server.close()
+
+
+def run(url: str, portal: str, *, timeout: float = 10.0, extra: str = "") -> ProbeResult:
+    toml = f"""
+{extra}
+[[target]]
+name = "bpjs"
+host = "127.0.0.1"
+url = "{url}"
+[captive_portal]
+url = "{portal}"
+"""
+    return asyncio.run(HttpProbe().run(make_ctx(HttpProbe, toml, timeout=timeout)))
+
+
+def codes(result: ProbeResult) -> list[str]:
+    return sorted(f.code for f in result.findings)
+
+
+def test_healthy_url_and_open_internet_pass(web: TcpServer) -> None:
+    base = f"http://127.0.0.1:{web.port}"
+    result = run(f"{base}/ok", f"{base}/204")
+    assert result.status is Status.PASS, result.findings
+    detail = result.details["targets"]["bpjs"]
+    assert detail["status"] == 200 and detail["date"]
+    assert {"connect_ms", "first_byte_ms", "total_ms"} <= set(detail)
+    assert result.metrics["bpjs.status"] == 200.0
+
+
+def test_https_url_reports_tls_phase(tmp_path: Path) -> None:
+    pki = Pki(tmp_path)
+    server = TcpServer(http_handler(), tls=pki.context("localhost"))
+    try:
+        result = run(
+            f"https://localhost:{server.port}/ok",
+            f"https://localhost:{server.port}/204",
+            extra=f'ca_bundle = "{pki.ca_file}"',
+        )
+    finally:
+        server.close()
+    assert result.status is Status.PASS, result.findings
+    detail = result.details["targets"]["bpjs"]
+    assert "tls_ms" in detail and "dns_ms" in detail
+
+
+@pytest.mark.parametrize("path", ["/empty200", "/204"])
+def test_portal_success_answers(web: TcpServer, path: str) -> None:
+    base = f"http://127.0.0.1:{web.port}"
+    assert run(f"{base}/ok", base + path).findings == ()
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "location"),
+    [
+        ("/redirect", 302, "http://portal.example/login"),
+        ("/html", 200, ""),
+        ("/status/511", 511, ""),
+    ],
+)
+def test_portal_answers(web: TcpServer, path: str, status: int, location: str) -> None:
+    base = f"http://127.0.0.1:{web.port}"
+    result = run(f"{base}/ok", base + path)
+    assert codes(result) == ["http.captive_portal"]
+    finding = result.findings[0]
+    assert finding.target == "captive_portal"
+    assert finding.data["status"] == status and finding.data["location"] == location
+    assert result.status is Status.FAIL
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_errors_are_http_status(web: TcpServer, status: int) -> None:
+    base = f"http://127.0.0.1:{web.port}"
+    result = run(f"{base}/status/{status}", f"{base}/204")
+    assert codes(result) == ["http.status"]
+    assert result.findings[0].data["status"] == status
+
+
+def test_client_errors_are_not_findings(web: TcpServer) -> None:
+    base = f"http://127.0.0.1:{web.port}"
+    assert run(f"{base}/status/404", f"{base}/204").findings == ()
+
+
+@pytest.mark.parametrize(("path", "phase"), [("/hang", "first_byte"), ("/slowloris", "first_byte")])
+def test_stalling_servers_time_out_before_the_deadline(
+    web: TcpServer, path: str, phase: str
+) -> None:
+    base = f"http://127.0.0.1:{web.port}"
+    start = time.monotonic()
+    result = run(f"{base}{path}", f"{base}/204", timeout=2.0)
+    assert time.monotonic() - start < 2.0 - 0.25
+    assert codes(result) == ["http.timeout"]
+    assert result.findings[0].data["phase"] == phase
+
+
+def test_huge_body_is_read_up_to_the_cap(web: TcpServer) -> None:
+    base = f"http://127.0.0.1:{web.port}"
+    result = run(f"{base}/huge", f"{base}/204")
+    assert result.findings == ()
+    detail = result.details["targets"]["bpjs"]
+    assert detail["truncated"] is True and 1_000_000 <= detail["body_bytes"] < 2_000_000
+
+
+def test_reset_after_request_is_http_error(web: TcpServer) -> None:
+    base = f"http://127.0.0.1:{web.port}"
+    result = run(f"{base}/reset", f"{base}/204")
+    assert codes(result) == ["http.error"]
+
+
+def test_refused_everywhere_is_left_to_tcp() -> None:
+    base = f"http://127.0.0.1:{closed_port()}"
+    result = run(f"{base}/ok", f"{base}/204")
+    assert result.findings == ()
+    assert result.status is Status.SKIP
+    assert result.details["captive_portal"]["error"]
+
+
+def test_all_network_probes_report_before_a_short_deadline(web: TcpServer) -> None:
+    """Everything stalls (blackholed TCP, silent DNS, a portal that never answers): the
+    real runner still gets a result of each probe's own, not its ``probe.timeout``."""
+    from jmo_doctor.plugins import LoadedProbe
+    from jmo_doctor.runner import run_probes
+    from probes.clock import ClockProbe
+    from probes.dns import DnsProbe
+    from probes.tcp import TcpProbe
+    from probes.tls import TlsProbe
+    from tests.probes.servers import Answer, Blackhole, DnsServer
+
+    hole = Blackhole()
+    silent = DnsServer({"localhost": Answer(fault="silent")})
+    toml = f"""
+timeout = 2.5
+[[target]]
+name = "bpjs"
+host = "localhost"
+port = {hole.port}
+url = "https://localhost:{hole.port}/"
+[[target]]
+name = "slow"
+host = "127.0.0.1"
+port = {web.port}
+url = "http://127.0.0.1:{web.port}/slowloris"
+[dns]
+trusted_resolvers = ["{silent.address}"]
+doh = []
+[captive_portal]
+url = "http://127.0.0.1:{web.port}/hang"
+[latency]
+samples = 10
+"""
+    probes = [DnsProbe([silent.address]), TcpProbe(), TlsProbe(), HttpProbe(), ClockProbe()]
+    loaded = [
+        LoadedProbe(p, p.id, p.title, p.order, None, False, p.messages, "test", True)
+        for p in probes
+    ]
+    shared = make_ctx(HttpProbe, toml, timeout=2.5)._shared
+    start = time.monotonic()
+    try:
+        results = run_probes(loaded, shared)
+    finally:
+        hole.close()
+        silent.close()
+    assert time.monotonic() - start < 2.5 + 0.5
+    by_id = {r.id: r for r in results}
+    for result in results:
+        assert all(f.code != "probe.timeout" for f in result.findings), result
+    # localhost resolves from /etc/hosts; the silent trusted resolver times out
+    assert {(f.code, f.data.get("resolver")) for f in by_id["dns"].findings} == {
+        ("dns.timeout", silent.address)
+    }
+    assert "tcp.timeout" in {f.code for f in by_id["tcp"].findings}
+    assert "http.timeout" in {f.code for f in by_id["http"].findings}

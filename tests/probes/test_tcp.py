@@ -1,0 +1,153 @@
+"""The ``tcp`` probe against loopback listeners: healthy, refused, blackholed, IPv6 broken,
+DNS broken with reachable hosts, and the run deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from jmo_doctor.api import Status
+from probes.tcp import Sample, Series, TcpProbe, _judge, jitter, percentile
+from tests.probes.servers import (
+    Answer,
+    Blackhole,
+    DnsServer,
+    TcpServer,
+    closed_port,
+    idle,
+    make_ctx,
+)
+
+
+def toml(port: int, host: str = "127.0.0.1", samples: int = 5, extra: str = "") -> str:
+    return f"""
+[[target]]
+name = "bpjs"
+host = "{host}"
+port = {port}
+[latency]
+samples = {samples}
+{extra}
+"""
+
+
+@pytest.fixture
+def listener() -> Iterator[TcpServer]:
+    server = TcpServer(lambda conn: None)
+    yield server
+    server.close()
+
+
+def codes(result: object) -> list[str]:
+    return [f.code for f in result.findings]  # type: ignore[attr-defined]
+
+
+def test_healthy_target_passes_with_loopback_rtts(listener: TcpServer) -> None:
+    ctx = make_ctx(TcpProbe, toml(listener.port))
+    result = asyncio.run(TcpProbe().run(ctx))
+    assert result.status is Status.PASS, result.findings
+    assert result.metrics["bpjs.loss_pct"] == 0.0
+    # the kernel's handshake RTT on loopback is far below a millisecond
+    assert 0.0 < result.metrics["bpjs.rtt_median_ms"] < 1.0
+    assert result.metrics["bpjs.rtt_min_ms"] <= result.metrics["bpjs.rtt_p95_ms"]
+    assert result.metrics["bpjs.rtt_p95_ms"] <= result.metrics["bpjs.rtt_max_ms"]
+    assert all(isinstance(v, float) for v in result.metrics.values())
+
+
+def test_all_refused_is_tcp_refused() -> None:
+    ctx = make_ctx(TcpProbe, toml(closed_port()))
+    result = asyncio.run(TcpProbe().run(ctx))
+    assert codes(result) == ["tcp.refused"]
+    assert result.findings[0].data == {"family": "ipv4", "address": "127.0.0.1"}
+    assert result.status is Status.FAIL
+
+
+def test_blackhole_is_tcp_timeout_before_the_deadline() -> None:
+    hole = Blackhole()
+    try:
+        ctx = make_ctx(TcpProbe, toml(hole.port, samples=10), timeout=2.0)
+        start = time.monotonic()
+        result = asyncio.run(TcpProbe().run(ctx))
+        elapsed = time.monotonic() - start
+    finally:
+        hole.close()
+    assert codes(result) == ["tcp.timeout"]
+    assert result.findings[0].data["family"] == "ipv4"
+    assert elapsed < 2.0 - 0.25  # done before the runner would cancel it
+
+
+def test_ipv6_failing_while_ipv4_works_is_a_warning(listener: TcpServer) -> None:
+    hosts = {"dual.test": [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]}
+    ctx = make_ctx(TcpProbe, toml(listener.port, host="dual.test"), hosts=hosts)
+    result = asyncio.run(TcpProbe().run(ctx))
+    assert codes(result) == ["tcp.ipv6_broken"]
+    assert result.findings[0].data == {"address": "::1"}
+    assert result.status is Status.WARN
+
+
+def test_system_dns_broken_falls_back_to_trusted_answers(listener: TcpServer) -> None:
+    dns = DnsServer({"bpjs.test": Answer(a=("127.0.0.1",))})
+    hosts = {"bpjs.test": socket.gaierror(socket.EAI_AGAIN, "Temporary failure")}
+    extra = f'[dns]\ntrusted_resolvers = ["{dns.address}"]\ndoh = []'
+    try:
+        ctx = make_ctx(TcpProbe, toml(listener.port, host="bpjs.test", extra=extra), hosts=hosts)
+        result = asyncio.run(TcpProbe().run(ctx))
+    finally:
+        dns.close()
+    assert result.status is Status.PASS
+    assert result.details["bpjs"]["source"] == "trusted"
+
+
+def test_unresolvable_everywhere_skips() -> None:
+    hosts = {"gone.test": socket.gaierror(socket.EAI_NONAME, "unknown")}
+    ctx = make_ctx(
+        TcpProbe,
+        toml(443, host="gone.test", extra="[dns]\ntrusted_resolvers = []\ndoh = []"),
+        hosts=hosts,
+    )
+    result = asyncio.run(TcpProbe().run(ctx))
+    assert result.status is Status.SKIP
+    assert not result.findings
+
+
+def test_latency_above_threshold_is_latency_high(listener: TcpServer) -> None:
+    ctx = make_ctx(TcpProbe, toml(listener.port, extra="high_ms = 0.000001"))
+    result = asyncio.run(TcpProbe().run(ctx))
+    assert "latency.high" in codes(result)
+    assert result.status is Status.WARN
+
+
+def _series(rtts: list[float | None]) -> Series:
+    ctx = make_ctx(TcpProbe, toml(443))
+    target = ctx.targets[0]
+    samples = tuple(Sample(r, "" if r is not None else "timeout") for r in rtts)
+    return Series(target, socket.AF_INET, "127.0.0.1", samples)
+
+
+def test_loss_and_jitter_are_judged_against_config() -> None:
+    ctx = make_ctx(TcpProbe, toml(443, extra="loss_pct = 5.0\njitter_ms = 30.0"))
+    series = _series([20.0, 120.0, 20.0, None, 120.0, 20.0, 120.0, 20.0, 120.0, 20.0])
+    findings, metrics, _ = _judge(ctx, ctx.targets, [series], {"bpjs": "literal"})
+    found = {f.code: f.data for f in findings}
+    assert found["latency.loss"] == {"loss_pct": 10.0}
+    assert found["latency.jitter"]["jitter_ms"] == pytest.approx(100.0)
+    assert metrics["bpjs.loss_pct"] == 10.0
+
+
+def test_statistics_helpers() -> None:
+    assert jitter([10.0, 20.0, 10.0]) == 10.0
+    assert jitter([5.0]) == 0.0
+    assert percentile([float(v) for v in range(1, 101)], 95) == 95.0
+
+
+def test_idle_server_counts_as_reachable() -> None:
+    server = TcpServer(idle(5))
+    try:
+        result = asyncio.run(TcpProbe().run(make_ctx(TcpProbe, toml(server.port, samples=3))))
+    finally:
+        server.close()
+    assert result.status is Status.PASS
