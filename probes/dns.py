@@ -74,22 +74,29 @@ def system_nameservers() -> list[str]:
     return []
 
 
+def _who(ctx: ProbeContext, resolver: str) -> str:
+    """The resolver as a person reads it: the phone's own DNS, or the trusted one named."""
+    if resolver == SYSTEM:
+        return ctx.text(id="DNS perangkat", en="The device's DNS resolver")
+    return ctx.text(id=f"Resolver {resolver}", en=f"Resolver {resolver}")
+
+
 class DnsProbe(BaseProbe):
     id = "dns"
     title: ClassVar[LocalText] = {"id": "Resolusi nama (DNS)", "en": "Name resolution (DNS)"}
     order = 30
     messages: ClassVar[Messages] = {
         "dns.timeout": {
-            "id": "Resolver {resolver} tidak menjawab tepat waktu untuk {target}.",
-            "en": "Resolver {resolver} gave no answer in time for {target}.",
+            "id": "{who} tidak menjawab tepat waktu untuk {target}.",
+            "en": "{who} gave no answer in time for {target}.",
         },
         "dns.nxdomain": {
-            "id": "Resolver {resolver} menyatakan nama {host} ({target}) tidak ada.",
-            "en": "Resolver {resolver} says the name {host} ({target}) does not exist.",
+            "id": "{who} menyatakan nama {host} ({target}) tidak ada.",
+            "en": "{who} says the name {host} ({target}) does not exist.",
         },
         "dns.servfail": {
-            "id": "Resolver {resolver} gagal menjawab untuk {host} ({target}).",
-            "en": "Resolver {resolver} failed to answer for {host} ({target}).",
+            "id": "{who} gagal menjawab untuk {host} ({target}).",
+            "en": "{who} failed to answer for {host} ({target}).",
         },
         "dns.tampered": {
             "id": "Jawaban DNS untuk {host} ({target}) dialihkan ({fingerprint}): "
@@ -98,8 +105,8 @@ class DnsProbe(BaseProbe):
             "the network likely blocks or diverts it.",
         },
         "dns.slow": {
-            "id": "Resolver {resolver} lambat untuk {target}: {ms:.0f} ms.",
-            "en": "Resolver {resolver} is slow for {target}: {ms:.0f} ms.",
+            "id": "{who} lambat untuk {target}: {ms:.0f} ms.",
+            "en": "{who} is slow for {target}: {ms:.0f} ms.",
         },
     }
 
@@ -197,16 +204,31 @@ async def _check_target(
     if system.outcome != "ok":
         findings.append(
             ctx.finding(
-                f"dns.{system.outcome}", name, resolver=SYSTEM, host=host, error=system.error
+                f"dns.{system.outcome}",
+                name,
+                resolver=SYSTEM,
+                who=_who(ctx, SYSTEM),
+                host=host,
+                error=system.error,
             )
         )
     elif system.ms > ctx.config.dns.slow_ms:
-        findings.append(ctx.finding("dns.slow", name, resolver=SYSTEM, ms=system.ms, host=host))
+        findings.append(
+            ctx.finding(
+                "dns.slow", name, resolver=SYSTEM, who=_who(ctx, SYSTEM), ms=system.ms, host=host
+            )
+        )
     for lookup in lookups:
         code = {"TIMEOUT": "dns.timeout", "NXDOMAIN": "dns.nxdomain", "SERVFAIL": "dns.servfail"}
         if lookup.rcode in code:
             findings.append(
-                ctx.finding(code[lookup.rcode], name, resolver=lookup.resolver, host=host)
+                ctx.finding(
+                    code[lookup.rcode],
+                    name,
+                    resolver=lookup.resolver,
+                    who=_who(ctx, lookup.resolver),
+                    host=host,
+                )
             )
     tamper, tamper_detail = await _tampering(ctx, target, system, direct, list(lookups))
     if tamper is not None:
