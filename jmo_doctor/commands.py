@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import click
@@ -16,6 +18,7 @@ from jmo_doctor.i18n import LANGUAGES
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 FORMATS = ("text", "json", "markdown")
+RUN_FORMATS = (*FORMATS, "prom", "nagios")
 
 
 def _ids(value: str | None) -> list[str]:
@@ -51,7 +54,7 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--config", "config_path", metavar="PATH", help="Config file (TOML).")
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text")
+@click.option("--format", "output_format", type=click.Choice(RUN_FORMATS), default="text")
 @click.option("--output", metavar="PATH", help="Write the report to PATH (atomically).")
 @_lang_option
 @click.option("--only", metavar="IDS", help="Run only these probes (comma-separated ids).")
@@ -70,6 +73,9 @@ def cli() -> None:
 @click.option("--no-history", is_flag=True, help="Do not record this run in the history.")
 @click.option("--no-redact", is_flag=True, help="Keep personal data in the report.")
 @click.option("--verbose", "-v", is_flag=True, help="Show every finding and metric.")
+@click.option("--notify", is_flag=True, help="Notify when the status changed since last run.")
+@click.option("--webhook", metavar="URL", help="POST the (redacted) JSON report to URL.")
+@click.option("--ping-url", metavar="URL", help="healthchecks.io-style ping: /start, /<code>.")
 def run(
     config_path: str | None,
     output_format: str,
@@ -85,6 +91,9 @@ def run(
     no_history: bool,
     no_redact: bool,
     verbose: bool,
+    notify: bool,
+    webhook: str | None,
+    ping_url: str | None,
 ) -> int:
     """Run the checks and print the diagnosis with the fix."""
     started = time.monotonic()
@@ -117,25 +126,116 @@ def run(
         "timeout": run_timeout,
         "warnings": discovery.warnings,
     }
-    if show_live:
-        from jmo_doctor.report.live import LiveProgress
+    from jmo_doctor import paths
 
-        with LiveProgress(selection.chosen, lang, sys.stderr) as tick:
-            doc = session.execute(config, options, lang, selection, on_tick=tick, **kwargs)
-    else:
-        doc = session.execute(config, options, lang, selection, **kwargs)
-    _emit(doc, output_format, output, verbose)
+    home = paths.data_home()
+    with _one_run_at_a_time(home):
+        pinger = _ping_start(ping_url)
+        if show_live:
+            from jmo_doctor.report.live import LiveProgress
+
+            with LiveProgress(selection.chosen, lang, sys.stderr) as tick:
+                outcome = session.execute(config, options, lang, selection, on_tick=tick, **kwargs)
+        else:
+            outcome = session.execute(config, options, lang, selection, **kwargs)
+        doc = outcome.document
+        previous = _record(outcome.redacted, home, config, enabled=not no_history)
+        try:
+            _emit(doc, output_format, output, verbose, config)
+        finally:
+            _after_run(outcome.redacted, previous, notify, webhook, ping_url, pinger)
     return int(doc["exit_code"])
 
 
-def _emit(doc: dict[str, Any], output_format: str, output: str | None, verbose: bool) -> None:
-    from jmo_doctor.report import document, markdown, text
+@contextlib.contextmanager
+def _one_run_at_a_time(home: Any) -> Iterator[None]:
+    """A second concurrent run exits 3; an unusable data dir only costs the lock."""
+    from jmo_doctor import lock
+    from jmo_doctor.cli import UserError
+
+    try:
+        with lock.acquire(home):
+            yield
+    except lock.LockHeld as held:
+        raise UserError(str(held)) from None
+    except lock.LockError as error:
+        click.echo(f"jmo-doctor: warning: {error}; running without the lock", err=True)
+        yield
+
+
+def _record(redacted: dict[str, Any], home: Any, config: Any, *, enabled: bool) -> str | None:
+    """Store the run in the history; returns the previous run's status (for --notify)."""
+    from jmo_doctor import history
+
+    previous = history.last_status(home)
+    if enabled:
+        settings = history.HistoryConfig(
+            retention_days=config.history.retention_days, max_runs=config.history.max_runs
+        )
+        bpjs = {t.name for t in config.targets if t.role == "bpjs"}
+        saved = history.record(redacted, home, settings, bpjs=bpjs)
+        if saved.message:
+            click.echo(f"jmo-doctor: {saved.message}", err=True)
+    return previous
+
+
+def _ping_start(url: str | None) -> threading.Thread | None:
+    """Ping /start in the background: a slow monitoring service must not eat the deadline."""
+    if not url:
+        return None
+    from jmo_doctor import notify
+
+    thread = threading.Thread(target=notify.ping, args=(url, "start"), daemon=True)
+    thread.start()
+    return thread
+
+
+def _after_run(
+    redacted: dict[str, Any],
+    previous: str | None,
+    notify_change: bool,
+    webhook: str | None,
+    ping_url: str | None,
+    pinger: threading.Thread | None,
+) -> None:
+    from jmo_doctor import notify
+    from jmo_doctor.report import text
+
+    if notify_change:
+        notify.notify_change(previous, redacted)
+    if webhook:
+        delivery = notify.post_webhook(webhook, redacted)
+        if not delivery.ok:
+            click.echo(f"jmo-doctor: warning: {delivery.message}", err=True)
+    if ping_url:
+        if pinger is not None:
+            pinger.join(timeout=5)
+        lang = redacted["run"]["lang"]
+        summary = text.plain([text.verdict_line(redacted, lang)]).strip()
+        delivery = notify.ping(ping_url, "finish", int(redacted["exit_code"]), summary)
+        if not delivery.ok:
+            click.echo(f"jmo-doctor: warning: {delivery.message}", err=True)
+
+
+def _emit(
+    doc: dict[str, Any],
+    output_format: str,
+    output: str | None,
+    verbose: bool,
+    config: Any = None,
+) -> None:
+    from jmo_doctor.report import document, markdown, nagios, prom, text
 
     lines = text.layout(doc, verbose=verbose)
     if output_format == "json":
         rendered = document.dumps(doc)
     elif output_format == "markdown":
         rendered = markdown.render(doc)
+    elif output_format == "prom":
+        rendered = prom.render(doc)
+    elif output_format == "nagios":
+        thresholds = nagios.Thresholds.from_config(config) if config is not None else None
+        rendered = nagios.render(doc, thresholds)
     else:
         rendered = text.plain(lines)
     if output:
@@ -243,6 +343,77 @@ def report_show(file: str, output_format: str, verbose: bool) -> int:
 
     doc = document.load(file)
     _emit(doc, output_format, None, verbose)
+    return ExitStatus.OK
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--since", metavar="DURATION", help="Only runs newer than this (30m, 12h, 7d).")
+@click.option("--format", "output_format", type=click.Choice(("text", "json")), default="text")
+@_lang_option
+def history(limit: int, since: str | None, output_format: str, lang: str | None) -> int:
+    """Show the stored runs with their status, first cause and trends."""
+    from jmo_doctor import history as store
+    from jmo_doctor import paths
+    from jmo_doctor.cli import UserError
+
+    lang = _resolve_lang(lang)
+    try:
+        since_s = store.parse_duration(since) if since else None
+        rows = store.query(paths.data_home(), limit, since_s)
+    except (ValueError, store.HistoryError) as error:
+        raise UserError(str(error)) from None
+    rendered = store.render_json(rows) if output_format == "json" else store.render_text(rows, lang)
+    click.echo(rendered, nl=not rendered.endswith("\n"))
+    return ExitStatus.OK
+
+
+@cli.group()
+def schedule() -> None:
+    """Run jmo-doctor periodically (cron, or termux-job-scheduler on Termux)."""
+
+
+@schedule.command(
+    "install", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+)
+@click.option("--every", default="30m", show_default=True, metavar="DURATION")
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED)
+def schedule_install(every: str, run_args: tuple[str, ...]) -> int:
+    """Schedule `jmo-doctor run [RUN_ARGS]` every DURATION (e.g. 15m, 1h)."""
+    from jmo_doctor import schedule as scheduler
+    from jmo_doctor.cli import UserError
+
+    args = list(run_args[1:] if run_args[:1] == ("run",) else run_args)
+    try:
+        click.echo(scheduler.install(every, args))
+    except (scheduler.ScheduleError, ValueError) as error:
+        raise UserError(str(error)) from None
+    return ExitStatus.OK
+
+
+@schedule.command("remove")
+def schedule_remove() -> int:
+    """Remove the schedule (the rest of the crontab is left as it is)."""
+    from jmo_doctor import schedule as scheduler
+    from jmo_doctor.cli import UserError
+
+    try:
+        click.echo(scheduler.remove())
+    except scheduler.ScheduleError as error:
+        raise UserError(str(error)) from None
+    return ExitStatus.OK
+
+
+@schedule.command("status")
+def schedule_status() -> int:
+    """Say whether a schedule is installed, and what it runs."""
+    from jmo_doctor import schedule as scheduler
+    from jmo_doctor.cli import UserError
+
+    try:
+        click.echo(scheduler.status().message)
+    except scheduler.ScheduleError as error:
+        raise UserError(str(error)) from None
     return ExitStatus.OK
 
 

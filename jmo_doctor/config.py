@@ -75,6 +75,12 @@ class AppConfig:
 
 
 @dataclass(frozen=True)
+class HistorySettings:
+    retention_days: int
+    max_runs: int
+
+
+@dataclass(frozen=True)
 class Config:
     lang: str
     timeout: float
@@ -85,6 +91,7 @@ class Config:
     latency: LatencyConfig
     bandwidth: BandwidthConfig
     app: AppConfig
+    history: HistorySettings
     source: str = "<built-in defaults>"
 
 
@@ -235,6 +242,10 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "country": Key(str),
         "installed_version": Key(str),
     },
+    "history": {
+        "retention_days": Key(int, _at_least(1, high=36500)),
+        "max_runs": Key(int, _at_least(1, high=10_000_000)),
+    },
 }
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list of strings"}
 
@@ -374,6 +385,7 @@ def parse(text: str, source: str) -> Config:
         latency=LatencyConfig(**merged["latency"]),
         bandwidth=BandwidthConfig(**merged["bandwidth"]),
         app=AppConfig(**merged["app"]),
+        history=HistorySettings(**merged["history"]),
         source=source,
     )
 

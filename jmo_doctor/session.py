@@ -57,6 +57,17 @@ def _device_addresses(results: Sequence[ProbeResult]) -> list[str]:
     return addresses
 
 
+@dataclass(frozen=True)
+class RunOutcome:
+    """The report as the person asked for it, and always a redacted copy.
+
+    The redacted copy is what leaves the device or is kept: history, webhooks.
+    """
+
+    document: dict[str, Any]
+    redacted: dict[str, Any]
+
+
 def execute(
     config: Config,
     options: RunOptions,
@@ -67,8 +78,8 @@ def execute(
     timeout: float,
     warnings: Sequence[str] = (),
     on_tick: Callable[[Board], None] | None = None,
-) -> dict[str, Any]:
-    """Run the probes and build the (redacted unless asked otherwise) report document."""
+) -> RunOutcome:
+    """Run the probes and build the report document."""
     started_at = document.now()
     shared = RunShared(config, options, lang, deadline=started + timeout)
     results_by_id = {r.id: r for r in run_probes(selection.to_run, shared, on_tick=on_tick)}
@@ -82,11 +93,11 @@ def execute(
         verdict,
         environment.describe(),
         warnings,
+        config.targets,
     )
-    if options.redact:
-        redactor = Redactor.for_this_device(
-            kpj=options.kpj, device_addresses=_device_addresses(results)
-        )
-        doc = redactor.document(doc)
-        doc["redacted"] = True
-    return doc
+    redactor = Redactor.for_this_device(
+        kpj=options.kpj, device_addresses=_device_addresses(results)
+    )
+    redacted = redactor.document(doc)
+    redacted["redacted"] = True
+    return RunOutcome(document=redacted if options.redact else doc, redacted=redacted)

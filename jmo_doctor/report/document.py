@@ -17,6 +17,7 @@ from typing import Any
 
 from jmo_doctor import __version__
 from jmo_doctor.api import ProbeResult
+from jmo_doctor.config import Target
 from jmo_doctor.diagnosis import Diagnosis
 
 SCHEMA_VERSION = 1
@@ -81,6 +82,7 @@ def build(
     diagnosis: Diagnosis,
     environment: Mapping[str, Any],
     warnings: Sequence[str] = (),
+    targets: Sequence[Target] = (),
 ) -> Document:
     return {
         "schema_version": SCHEMA_VERSION,
@@ -95,6 +97,8 @@ def build(
         "exit_code": int(diagnosis.status),
         "all_clear": diagnosis.all_clear,
         "environment": _plain(dict(environment)),
+        # roles travel with the report, so a saved one still knows which hosts are BPJS's
+        "targets": [{"name": t.name, "host": t.host, "role": t.role} for t in targets],
         "probes": [probe_entry(r) for r in results],
         "causes": [
             {

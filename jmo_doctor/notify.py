@@ -1,0 +1,255 @@
+"""Telling someone: a notification when the status changes, a webhook, a healthchecks ping.
+
+None of this may fail a run or hold it up for long: every command and request has a
+short timeout, and every failure comes back as a :class:`Delivery` to print, not raise.
+Messages never repeat a webhook or ping URL: those usually carry a secret token.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from jmo_doctor import __version__
+from jmo_doctor.environment import is_termux
+from jmo_doctor.report.labels import label
+
+if TYPE_CHECKING:
+    import httpx
+
+COMMAND_TIMEOUT_S = 5.0
+MODES = ("auto", "termux", "desktop", "stderr", "off")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    ok: bool
+    channel: str  # "termux-notification" | "notify-send" | "stderr" | "webhook" | "ping"
+    message: str
+    attempts: int = 1
+    http_status: int | None = None
+
+
+# --- status-change notifications ---------------------------------------------------------
+
+
+def changed(previous_status: str | None, doc: Mapping[str, Any]) -> bool:
+    """A change worth a notification; the very first run has nothing to compare with."""
+    return previous_status is not None and previous_status != doc.get("status")
+
+
+def headline(previous_status: str, doc: Mapping[str, Any]) -> tuple[str, str]:
+    """(title, body) of the notification, in the report's language."""
+    lang = str((doc.get("run") or {}).get("lang", "id"))
+    status = str(doc.get("status", "unknown"))
+    before, after = label(f"status.{previous_status}", lang), label(f"status.{status}", lang)
+    causes = [c for c in doc.get("causes") or () if isinstance(c, Mapping)]
+    if status == "ok" or not causes:
+        body = label("all_clear", lang) if status == "ok" else ""
+    else:
+        body = str(min(causes, key=lambda c: c.get("rank", 0)).get("title", ""))
+    return f"jmo-doctor: {before} → {after}", body
+
+
+def _command(argv: list[str], channel: str) -> Delivery:
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, timeout=COMMAND_TIMEOUT_S, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired:
+        # termux-notification hangs when the Termux:API app is not installed
+        return Delivery(False, channel, f"{channel} did not answer in {COMMAND_TIMEOUT_S:.0f} s")
+    except OSError as error:
+        return Delivery(False, channel, f"{channel}: {error.strerror or error}")
+    if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").strip() or f"exit code {done.returncode}"
+        return Delivery(False, channel, f"{channel} failed: {said}")
+    return Delivery(True, channel, f"notified with {channel}")
+
+
+def _channel(mode: str, env: Mapping[str, str]) -> str:
+    path = env.get("PATH")
+    termux = shutil.which("termux-notification", path=path)
+    desktop = shutil.which("notify-send", path=path)
+    on_desktop = bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+    if mode in ("auto", "termux") and termux and (mode == "termux" or is_termux(env)):
+        return termux
+    if mode in ("auto", "desktop") and desktop and on_desktop:
+        return desktop
+    return "stderr"
+
+
+def notify_change(
+    previous_status: str | None,
+    doc: Mapping[str, Any],
+    mode: str = "auto",
+    *,
+    environ: Mapping[str, str] | None = None,
+    stderr: IO[str] | None = None,
+) -> Delivery | None:
+    """Notify when the status differs from the previous run's; None when nothing to say.
+
+    ``mode``: auto (Termux, else desktop, else stderr) | termux | desktop | stderr | off.
+    A notifier that fails falls back to a line on stderr, so the change is never lost.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown notification mode {mode!r} (known: {', '.join(MODES)})")
+    if mode == "off" or previous_status is None or not changed(previous_status, doc):
+        return None
+    env = os.environ if environ is None else environ
+    title, body = headline(previous_status, doc)
+    command = _channel(mode, env)
+    failure = ""
+    if command != "stderr":
+        name = os.path.basename(command)
+        if name.startswith("termux-notification"):
+            urgent = ["--priority", "high"] if doc.get("status") == "critical" else []
+            argv = [command, "--id", "jmo-doctor", "--title", title, "--content", body, *urgent]
+        else:
+            urgency = "critical" if doc.get("status") == "critical" else "normal"
+            argv = [command, "--app-name", "jmo-doctor", "--urgency", urgency, title, body]
+        delivery = _command(argv, name)
+        if delivery.ok:
+            return delivery
+        failure = f" ({delivery.message})"
+    stream = stderr if stderr is not None else sys.stderr
+    print(f"{title}: {body}".rstrip(": ") + failure, file=stream)
+    return Delivery(True, "stderr", "notified on stderr" + failure)
+
+
+# --- HTTP: webhook and healthchecks ping --------------------------------------------------
+
+
+def _client(timeout: float, verify: str | bool) -> httpx.Client:
+    import httpx  # deferred: only runs that notify pay for it
+
+    return httpx.Client(
+        timeout=timeout,
+        verify=verify,
+        follow_redirects=False,
+        headers={"User-Agent": f"jmo-doctor/{__version__}"},
+    )
+
+
+def _post_with_retries(
+    channel: str,
+    url: str,
+    body: bytes,
+    content_type: str,
+    *,
+    retries: int,
+    timeout: float,
+    backoff: float,
+    verify: str | bool,
+    sleep: Callable[[float], None],
+) -> Delivery:
+    """POST, retrying connection errors, 429 and 5xx with exponential backoff."""
+    import httpx
+
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError as error:
+        return Delivery(False, channel, f"{channel} URL is not usable: {error}", 0)
+    if scheme not in ("http", "https"):
+        return Delivery(False, channel, f"{channel} URL must start with http:// or https://", 0)
+    attempts, last, status = 0, "", None
+    try:
+        with _client(timeout, verify) as client:
+            for attempt in range(retries + 1):
+                if attempt:
+                    sleep(backoff * 2 ** (attempt - 1))
+                attempts += 1
+                try:
+                    response = client.post(
+                        url, content=body, headers={"Content-Type": content_type}
+                    )
+                except httpx.TransportError as error:
+                    last = f"{type(error).__name__}: {error}".rstrip(": ")
+                    continue
+                status = response.status_code
+                if 200 <= status < 300:
+                    return Delivery(True, channel, f"{channel} delivered", attempts, status)
+                last = f"HTTP {status}"
+                if status < 500 and status != 429:  # the request itself is wrong: no retry
+                    break
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as error:
+        return Delivery(False, channel, f"{channel} URL is not usable: {error}", attempts)
+    return Delivery(
+        False, channel, f"{channel} failed after {attempts} attempt(s): {last}", attempts, status
+    )
+
+
+def post_webhook(
+    url: str,
+    doc: Mapping[str, Any],
+    retries: int = 3,
+    timeout: float = 5.0,
+    *,
+    backoff: float = 0.5,
+    verify: str | bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Delivery:
+    """POST the JSON report to ``url``; ``retries`` more tries after the first."""
+    from jmo_doctor.report.document import dumps
+
+    return _post_with_retries(
+        "webhook",
+        url,
+        dumps(dict(doc)).encode("utf-8"),
+        "application/json",
+        retries=retries,
+        timeout=timeout,
+        backoff=backoff,
+        verify=verify,
+        sleep=sleep,
+    )
+
+
+def ping_url(url: str, phase: str, exit_code: int | None = None) -> str:
+    """healthchecks.io: ``<url>/start`` before the run, ``<url>/<exit code>`` after it."""
+    if phase == "start":
+        suffix = "start"
+    elif phase == "finish" and exit_code is not None:
+        suffix = str(int(exit_code))
+    else:
+        raise ValueError("phase must be 'start', or 'finish' with an exit code")
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/" + suffix))
+
+
+def ping(
+    url: str,
+    phase: str,
+    exit_code: int | None = None,
+    summary: str = "",
+    *,
+    retries: int = 2,
+    timeout: float = 5.0,
+    backoff: float = 0.5,
+    verify: str | bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Delivery:
+    """Ping a healthchecks.io-style check; the summary becomes the ping's body."""
+    ping_url("http://check.invalid/", phase, exit_code)  # a wrong phase is a bug: raise
+    try:
+        target = ping_url(url, phase, exit_code)
+    except ValueError as error:
+        return Delivery(False, "ping", f"ping URL is not usable: {error}", 0)
+    return _post_with_retries(
+        "ping",
+        target,
+        summary.encode("utf-8")[:100_000],  # healthchecks.io keeps the first 100 kB
+        "text/plain; charset=utf-8",
+        retries=retries,
+        timeout=timeout,
+        backoff=backoff,
+        verify=verify,
+        sleep=sleep,
+    )

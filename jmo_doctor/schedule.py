@@ -1,0 +1,370 @@
+"""`jmo-doctor schedule`: run the health check every N minutes from cron (or Termux's
+job scheduler), without ever touching the rest of the user's crontab.
+
+Our crontab entry is one line ending in ``# jmo-doctor-schedule``; installing replaces it,
+removing drops it, and every other byte of the crontab is written back as it was read.
+Every word of the command is shell-quoted (and ``%``, which cron turns into a newline,
+escaped), so a path with spaces or quotes runs as itself and cannot inject commands.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from jmo_doctor.environment import is_termux
+from jmo_doctor.history import parse_duration
+from jmo_doctor.paths import HOME_VARIABLE, SCHEDULE_LOG, data_home, ensure
+
+MARKER = "# jmo-doctor-schedule"
+CRONTAB_VARIABLE = "JMO_DOCTOR_CRONTAB"  # e.g. "crontab -u monitor", or a test's fake
+COMMAND_TIMEOUT_S = 30.0
+#: Android's JobScheduler runs periodic jobs at most every 15 minutes.
+JOB_SCHEDULER_MIN_S = 15 * 60
+JOB_ID = 0x4A4D4F  # "JMO": one fixed id, so installing again replaces our job
+JOB_SCRIPT = "schedule-job.sh"
+
+TERMUX_CRON_HINT = (
+    "install cron for Termux: pkg install cronie termux-services, then start it with "
+    "sv-enable crond (restart Termux once after installing termux-services)"
+)
+
+
+class ScheduleError(Exception):
+    """Scheduling is not possible as asked; worded for the person (exit code 3)."""
+
+
+@dataclass(frozen=True)
+class ScheduleStatus:
+    installed: bool
+    backend: str  # "crontab" | "termux-job-scheduler"
+    entry: str | None  # our crontab line, or the job script's command
+    message: str
+
+
+# --- the interval --------------------------------------------------------------------------
+
+_MINUTE_STEPS = tuple(n for n in range(1, 60) if 60 % n == 0)
+_HOUR_STEPS = tuple(n for n in range(1, 24) if 24 % n == 0)
+
+
+def cron_expression(every_s: int) -> str:
+    """The cron schedule for "every ``every_s`` seconds", if cron can keep that rhythm.
+
+    Only steps that divide the hour (or the day) repeat evenly: ``*/7`` would also fire
+    at :00 after :56, four minutes later.
+    """
+    if every_s < 60:
+        raise ScheduleError("cron runs jobs at most once a minute: use --every 1m or more")
+    minutes, rest = divmod(every_s, 60)
+    if rest == 0 and minutes in _MINUTE_STEPS:
+        return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+    hours, rest = divmod(every_s, 3600)
+    if rest == 0 and hours in _HOUR_STEPS:
+        return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
+    if every_s == 86400:
+        return "0 0 * * *"
+    raise ScheduleError(
+        f"cron cannot run something every {_human(every_s)} at even intervals; choose "
+        f"every N minutes with N dividing 60 ({', '.join(map(str, _MINUTE_STEPS))}), "
+        f"every N hours with N dividing 24 ({', '.join(map(str, _HOUR_STEPS))}), or 1d"
+    )
+
+
+def _human(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _seconds(every: str | int) -> int:
+    if isinstance(every, int):
+        return every
+    try:
+        return parse_duration(every)
+    except ValueError as error:
+        raise ScheduleError(f"--every: {error}") from None
+
+
+# --- the command that cron runs ----------------------------------------------------------
+
+
+def current_command(argv0: str | None = None) -> list[str]:
+    """How to start this jmo-doctor again, by absolute path (cron's PATH is minimal).
+
+    Not symlink-resolved: a pipx or Homebrew link keeps working across upgrades while the
+    file behind it changes name.
+    """
+    first = sys.argv[0] if argv0 is None else argv0
+    name = os.path.basename(first)
+    if name in ("jmo-doctor", "jmo-doctor.exe") and os.path.isfile(first):
+        return [os.path.abspath(first)]
+    if name == "__main__.py":  # python -m jmo_doctor: the same interpreter again
+        return [os.path.abspath(sys.executable), "-m", "jmo_doctor"]
+    found = shutil.which("jmo-doctor")
+    if found:
+        return [os.path.abspath(found)]
+    return [os.path.abspath(sys.executable), "-m", "jmo_doctor"]
+
+
+def _check_words(words: Sequence[str]) -> None:
+    for word in words:
+        if any(c in word for c in "\n\r\0"):
+            raise ScheduleError(
+                f"cannot schedule an argument with a line break or NUL in it: {word!r}"
+            )
+
+
+def shell_command(run_args: Sequence[str], home: Path, executable: Sequence[str]) -> str:
+    """The shell command of a scheduled run: data dir pinned, output to the log.
+
+    ``JMO_DOCTOR_HOME`` is set explicitly because cron's environment lacks the user's
+    XDG variables: without it the job could write its history somewhere else. The log is
+    overwritten, not appended: every run's report is in the history already, and a
+    forgotten cron job must not fill the disk.
+    """
+    words = [*executable, "run", *run_args]
+    _check_words([str(home), *words])
+    command = " ".join(shlex.quote(w) for w in words)
+    log = shlex.quote(str(home / SCHEDULE_LOG))
+    return f"{HOME_VARIABLE}={shlex.quote(str(home))} {command} > {log} 2>&1"
+
+
+def cron_line(expression: str, command: str) -> str:
+    # cron turns an unescaped % into a newline (the rest becomes the job's stdin)
+    escaped = command.replace("%", "\\%")
+    return f"{expression} {escaped} {MARKER}"
+
+
+def parse_cron_line(line: str) -> tuple[str, list[str]]:
+    """A line of ours back into (schedule, shell words): for ``status`` and for tests."""
+    fields = line.split(None, 5)
+    if len(fields) < 6 or not line.rstrip().endswith(MARKER):
+        raise ValueError(f"not a jmo-doctor schedule line: {line!r}")
+    command = fields[5].rstrip()[: -len(MARKER)].replace("\\%", "%")
+    return " ".join(fields[:5]), shlex.split(command)
+
+
+# --- backends ------------------------------------------------------------------------------
+
+
+def _run(argv: Sequence[str], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            list(argv), input=stdin, capture_output=True, timeout=COMMAND_TIMEOUT_S
+        )
+    except FileNotFoundError:
+        raise ScheduleError(f"command not found: {argv[0]}") from None
+    except subprocess.TimeoutExpired:
+        raise ScheduleError(f"{shlex.join(argv)} did not answer in time") from None
+    except OSError as error:
+        raise ScheduleError(f"cannot run {argv[0]}: {error.strerror or error}") from None
+
+
+def _why(done: subprocess.CompletedProcess[bytes]) -> str:
+    said = (done.stderr or done.stdout).decode(errors="replace").strip()
+    return said or f"exit code {done.returncode}"
+
+
+class Crontab:
+    """The user's crontab through the ``crontab`` command (``-l`` to read, ``-`` to write)."""
+
+    name = "crontab"
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.argv = list(argv)
+
+    def read(self) -> bytes:
+        done = _run([*self.argv, "-l"])
+        if done.returncode == 0:
+            return done.stdout
+        if b"no crontab" in done.stderr.lower():
+            return b""
+        raise ScheduleError(f"cannot read the crontab ({shlex.join(self.argv)} -l): {_why(done)}")
+
+    def write(self, content: bytes) -> None:
+        # nothing left: no crontab at all, as before we installed
+        if not content and _run([*self.argv, "-r"]).returncode == 0:
+            return
+        done = _run([*self.argv, "-"], stdin=content)
+        if done.returncode != 0:
+            raise ScheduleError(f"crontab refused the new table: {_why(done)}")
+
+
+def _ours(line: bytes) -> bool:
+    return line.rstrip().endswith(MARKER.encode())
+
+
+def replace_line(content: bytes, line: str | None) -> bytes:
+    """``content`` with our line replaced by ``line`` (appended if new, dropped if None)."""
+    lines = content.splitlines(keepends=True)
+    kept: list[bytes] = []
+    placed = line is None
+    for each in lines:
+        if not _ours(each):
+            kept.append(each)
+        elif not placed:  # replace in place: the crontab's order stays as the user made it
+            kept.append(f"{line}\n".encode())
+            placed = True
+    if not placed:
+        if kept and not kept[-1].endswith(b"\n"):
+            kept[-1] += b"\n"  # cron ignores a last line without its newline
+        kept.append(f"{line}\n".encode())
+    return b"".join(kept)
+
+
+def _our_lines(content: bytes) -> list[str]:
+    return [line.decode(errors="replace").rstrip() for line in content.splitlines() if _ours(line)]
+
+
+class JobScheduler:
+    """Termux:API's ``termux-job-scheduler``: Android's JobScheduler runs a script."""
+
+    name = "termux-job-scheduler"
+
+    def __init__(self, command: str, home: Path) -> None:
+        self.command = command
+        self.script = home / JOB_SCRIPT
+
+    def install(self, every_s: int, shell: str) -> None:
+        if every_s < JOB_SCHEDULER_MIN_S:
+            raise ScheduleError(
+                "Android runs scheduled jobs at most every 15 minutes: use --every 15m or "
+                f"more, or {TERMUX_CRON_HINT}"
+            )
+        sh = shutil.which("sh") or "/system/bin/sh"
+        self.script.write_text(f"#!{sh}\n{MARKER}\n{shell}\n", encoding="utf-8")
+        self.script.chmod(0o700)
+        done = _run(
+            [
+                self.command,
+                "--job-id", str(JOB_ID),
+                "--period-ms", str(every_s * 1000),
+                "--persisted", "true",
+                # run even without a network: being offline is what it must report
+                "--network", "none",
+                "--script", str(self.script),
+            ]
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise ScheduleError(f"termux-job-scheduler failed: {_why(done)}")
+
+    def remove(self) -> bool:
+        done = _run([self.command, "--cancel", "--job-id", str(JOB_ID)])
+        existed = self.script.exists()
+        self.script.unlink(missing_ok=True)
+        if done.returncode != 0:
+            raise ScheduleError(f"termux-job-scheduler --cancel failed: {_why(done)}")
+        return existed
+
+    def entry(self) -> str | None:
+        done = _run([self.command, "--pending"])
+        pending = done.returncode == 0 and str(JOB_ID) in done.stdout.decode(errors="replace")
+        if not pending:
+            return None
+        try:
+            return self.script.read_text(encoding="utf-8").splitlines()[-1]
+        except (OSError, IndexError):
+            return "(job pending, script missing)"
+
+
+def _choose(
+    crontab: Sequence[str] | None, environ: Mapping[str, str], home: Path
+) -> Crontab | JobScheduler:
+    argv = list(crontab) if crontab else shlex.split(environ.get(CRONTAB_VARIABLE, "crontab"))
+    path = environ.get("PATH")
+    if argv and shutil.which(argv[0], path=path):
+        return Crontab(argv)
+    if is_termux(environ):
+        scheduler = shutil.which("termux-job-scheduler", path=path)
+        if scheduler:
+            return JobScheduler(scheduler, home)
+        raise ScheduleError(f"no scheduler found: {TERMUX_CRON_HINT}")
+    if sys.platform.startswith("win"):
+        raise ScheduleError(
+            "jmo-doctor cannot schedule itself on Windows; use Task Scheduler, e.g. "
+            'schtasks /Create /SC MINUTE /MO 15 /TN jmo-doctor /TR "jmo-doctor run"'
+        )
+    raise ScheduleError(
+        f"the crontab command was not found ({argv[0] if argv else 'empty'}): install cron "
+        "(Debian/Ubuntu: apt install cron; Fedora: dnf install cronie) "
+        f"or point {CRONTAB_VARIABLE} at it"
+    )
+
+
+# --- the three subcommands ----------------------------------------------------------------
+
+
+def install(
+    every: str | int,
+    run_args: Sequence[str] = (),
+    *,
+    home: Path | None = None,
+    crontab: Sequence[str] | None = None,
+    executable: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """Schedule ``jmo-doctor run RUN_ARGS`` every ``every``; returns what was done."""
+    env = os.environ if environ is None else environ
+    home = home or data_home(env)
+    every_s = _seconds(every)
+    backend = _choose(crontab, env, home)
+    try:
+        ensure(home)  # the log goes there, and the job script on Termux
+    except OSError as error:
+        raise ScheduleError(f"cannot create {home}: {error.strerror or error}") from None
+    shell = shell_command(run_args, home, executable or current_command())
+    log = home / SCHEDULE_LOG
+    if isinstance(backend, JobScheduler):
+        backend.install(every_s, shell)
+        return f"scheduled with termux-job-scheduler every {_human(every_s)}; output: {log}"
+    line = cron_line(cron_expression(every_s), shell)
+    backend.write(replace_line(backend.read(), line))
+    note = "; crond must be running: sv-enable crond" if is_termux(env) else ""
+    return f"scheduled in the crontab every {_human(every_s)}: {line}\noutput: {log}{note}"
+
+
+def remove(
+    *,
+    home: Path | None = None,
+    crontab: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    env = os.environ if environ is None else environ
+    backend = _choose(crontab, env, home or data_home(env))
+    if isinstance(backend, JobScheduler):
+        found = backend.remove()
+        return "schedule removed" if found else "no jmo-doctor schedule was installed"
+    content = backend.read()
+    if not _our_lines(content):
+        return "no jmo-doctor schedule was installed"
+    backend.write(replace_line(content, None))
+    return "schedule removed from the crontab"
+
+
+def status(
+    *,
+    home: Path | None = None,
+    crontab: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ScheduleStatus:
+    env = os.environ if environ is None else environ
+    backend = _choose(crontab, env, home or data_home(env))
+    if isinstance(backend, JobScheduler):
+        entry = backend.entry()
+        lines = [entry] if entry else []
+    else:
+        lines = _our_lines(backend.read())
+    if not lines:
+        return ScheduleStatus(False, backend.name, None, "no jmo-doctor schedule is installed")
+    extra = f" (and {len(lines) - 1} more marked lines)" if len(lines) > 1 else ""
+    return ScheduleStatus(
+        True, backend.name, lines[0], f"installed ({backend.name}): {lines[0]}{extra}"
+    )

@@ -1,0 +1,197 @@
+"""Which JMO version is installed: from the user, from a phone over adb, or on the phone.
+
+In order: ``--app-version`` / ``app.installed_version`` (already merged into the run
+options by the CLI); ``adb`` when it is on PATH and exactly one device is attached (two
+devices would be a guess); on Termux, the package manager's own dump, which Android
+usually refuses to an app — then the version is simply unknown. Every command runs as an
+asyncio subprocess in its own session with a short timeout, and is killed with its
+children when the timeout passes: a wedged adb server must not hold up the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+from dataclasses import dataclass
+
+ADB_TIMEOUT_S = 4.0
+DEVICE_TIMEOUT_S = 3.0
+MAX_OUTPUT_BYTES = 4_000_000
+_VERSION_NAME = re.compile(r"^\s*versionName=(\S{1,64})\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Installed:
+    version: str | None
+    source: str  # "option" | "adb" | "device" | "none"
+    #: why unknown: "adb_missing" | "adb_timeout" | "no_device" | "many_devices" |
+    #: "not_installed" | "denied" | "ios" — stable, the probe words it in both languages
+    reason: str = ""
+    detail: str = ""  # the same in English, with the specifics
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int | None
+    output: str
+    timed_out: bool = False
+
+
+def parse_version_name(dump: str) -> str | None:
+    """``versionName=`` of ``dumpsys package PKG``: the first one is the installed package
+    (an updated system app lists its factory version after it)."""
+    match = _VERSION_NAME.search(dump)
+    return match.group(1) if match else None
+
+
+def parse_adb_devices(listing: str) -> list[str]:
+    """Serials that ``adb devices`` lists as ready (not ``unauthorized`` or ``offline``)."""
+    serials = []
+    for line in listing.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("*", "List of devices")):
+            continue
+        parts = line.split()
+        if len(parts) >= 2 and parts[1] == "device":
+            serials.append(parts[0])
+    return serials
+
+
+async def run_command(argv: list[str], timeout: float) -> CommandResult:
+    """Run ``argv``, its output capped; killed with its whole process group on timeout."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # its own group, so the kill reaches its children
+        )
+    except (OSError, ValueError) as error:
+        return CommandResult(None, f"{argv[0]}: {error}")
+    buffer = _Output()
+    reader = asyncio.ensure_future(buffer.read(process))
+    try:
+        # wait for the exit, not for EOF: a daemon the command forked (adb's server) can
+        # keep the pipe open long after the answer was printed, and Process.wait() waits
+        # for the pipes too
+        returncode = await asyncio.wait_for(_exited(process), timeout)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reader), 0.3)
+    except TimeoutError:
+        _kill(process)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_exited(process), 2.0)
+        return CommandResult(None, buffer.text(), timed_out=True)
+    except asyncio.CancelledError:
+        _kill(process)
+        raise
+    finally:
+        reader.cancel()
+        _close_pipes(process)
+    return CommandResult(returncode, buffer.text())
+
+
+async def _exited(process: asyncio.subprocess.Process) -> int:
+    # polled: returncode is set at exit, while wait() also waits for the pipes to close
+    while process.returncode is None:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    return process.returncode
+
+
+def _close_pipes(process: asyncio.subprocess.Process) -> None:
+    """Close our ends now: left to the garbage collector, the transport complains once
+    the event loop is gone (there is no public API for this)."""
+    transport = getattr(process, "_transport", None)
+    if transport is not None:
+        transport.close()
+
+
+class _Output:
+    """What a command printed so far, capped (a runaway command is killed at the cap)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    async def read(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        while self.size < MAX_OUTPUT_BYTES:
+            chunk = await process.stdout.read(65536)
+            if not chunk:
+                return
+            self.chunks.append(chunk)
+            self.size += len(chunk)
+        _kill(process)
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)
+        else:  # pragma: no cover - Windows
+            process.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def from_adb(package: str, timeout: float = ADB_TIMEOUT_S) -> Installed:
+    adb = shutil.which("adb")
+    if adb is None:
+        return Installed(None, "none", "adb_missing", "adb is not on PATH")
+    listing = await run_command([adb, "devices"], timeout)
+    if listing.timed_out:
+        return Installed(None, "none", "adb_timeout", "adb devices did not answer in time")
+    devices = parse_adb_devices(listing.output)
+    if not devices:
+        return Installed(None, "none", "no_device", "adb lists no ready device")
+    if len(devices) > 1:
+        return Installed(None, "none", "many_devices", f"adb lists {len(devices)} devices")
+    dump = await run_command(
+        [adb, "-s", devices[0], "shell", "dumpsys", "package", package], timeout
+    )
+    if dump.timed_out:
+        return Installed(None, "none", "adb_timeout", "adb shell did not answer in time")
+    version = parse_version_name(dump.output)
+    if version is None:
+        return Installed(None, "none", "not_installed", f"{package} is not on the device")
+    return Installed(version, "adb")
+
+
+async def from_device(package: str, timeout: float = DEVICE_TIMEOUT_S) -> Installed:
+    """On the phone itself (Termux): ``dumpsys``/``pm dump``, usually denied to apps."""
+    for argv in (["dumpsys", "package", package], ["pm", "dump", package]):
+        path = shutil.which(argv[0])
+        if path is None:
+            continue
+        result = await run_command([path, *argv[1:]], timeout)
+        version = parse_version_name(result.output)
+        if version is not None:
+            return Installed(version, "device")
+    return Installed(None, "none", "denied", "dumpsys/pm refused or missing")
+
+
+async def discover(
+    package: str,
+    *,
+    option: str | None,
+    platform: str | None,
+    termux: bool,
+    timeout: float,
+) -> Installed:
+    if option and option.strip():
+        return Installed(option.strip(), "option")
+    if platform == "ios":
+        return Installed(None, "none", "ios", "an iPhone's apps cannot be read from here")
+    if termux:
+        return await from_device(package, min(timeout, DEVICE_TIMEOUT_S))
+    return await from_adb(package, min(timeout, ADB_TIMEOUT_S))
