@@ -151,3 +151,7 @@ def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert shutil.which("jmo-doctor", path=str(venv / "bin"))
     return venv
+
+
+# the network lab's fixtures (lab_session, lab, lab_config) and its log-on-failure hook
+from tests.lab.fixtures import *  # noqa: E402,F403
