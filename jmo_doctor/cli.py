@@ -37,6 +37,10 @@ def run_cli(args: list[str]) -> int:
         result = cli.main(args=args, prog_name="jmo-doctor", standalone_mode=False)
     except click.exceptions.Exit as done:
         return int(done.exit_code)
+    except click.exceptions.NoArgsIsHelpError as shown:
+        # `jmo-doctor` (or `jmo-doctor kpj`) alone: the help is the answer, not an error
+        print(shown.format_message())
+        return ExitStatus.OK
     except click.ClickException as error:  # usage errors included: exit 3, not click's 2
         hint = ""
         if isinstance(error, click.UsageError) and error.ctx is not None:

@@ -285,7 +285,9 @@ class _Loader:
     def fail(self, section: str, key: str, problem: str, index: int = 0) -> ConfigError:
         line = self.locator.line(section, key, index)
         where = f"{self.source}" + (f", line {line}" if line else "")
-        if section == "target":
+        if section == "target" and not key and "[[target]]" in problem:
+            name = "[target]"
+        elif section == "target":
             name = f"[[target]] #{index + 1} key '{key}'" if key else f"[[target]] #{index + 1}"
         elif section:
             name = f"[{section}] key '{key}'" if key else f"[{section}]"
@@ -326,6 +328,8 @@ class _Loader:
         return value
 
     def targets(self, raw: Any) -> tuple[Target, ...]:
+        if isinstance(raw, dict):  # `[target]` written for `[[target]]`
+            raise self.fail("target", "", "must be written [[target]] (one table per host)")
         if not isinstance(raw, list) or not raw:
             raise self.fail("target", "", "must be one or more [[target]] tables")
         targets: list[Target] = []

@@ -193,3 +193,19 @@ def test_output_to_an_unwritable_place_keeps_the_report(
     captured = capsys.readouterr()
     assert json.loads(captured.out)["tool"]["name"] == "jmo-doctor"
     assert "cannot write /nonexistent/r.json" in captured.err
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli([]) == 0
+    captured = capsys.readouterr()
+    assert "Usage: jmo-doctor" in captured.out and "run" in captured.out
+    assert captured.err == ""
+
+
+def test_target_written_as_a_single_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[target]\nhost = "x.example"\n')
+    assert run_cli(["run", "--config", str(path)]) == 3
+    assert "must be written [[target]]" in _one_error_line(capsys.readouterr().err)
