@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tomllib
 from pathlib import Path
 
 import jsonschema
@@ -13,7 +14,12 @@ from jmo_doctor.report.document import SCHEMA_VERSION
 SCHEMA = json.loads(
     (Path(__file__).parent.parent / "jmo_doctor/data/report.schema.json").read_text()
 )
-BUILTIN = {"system", "kpj"}
+# every built-in probe, as pyproject.toml registers them
+BUILTIN = set(
+    tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"][
+        "entry-points"
+    ]["jmo_doctor.probes"]
+)
 
 
 def _cli(venv: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
