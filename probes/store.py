@@ -14,6 +14,7 @@ both stores are read and each one that is ahead is reported by name.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -254,9 +255,9 @@ class StoreProbe(BaseProbe):
     messages: ClassVar[Messages] = {
         "store.outdated": {
             "id": "JMO yang terpasang versi {installed}, sedangkan {store_name} menawarkan "
-            "versi {latest}. Perbarui JMO lewat {store_name}.",
+            "versi {latest}.{release_text} Perbarui JMO lewat {store_name}: {url}",
             "en": "The installed JMO is version {installed}; {store_name} offers version "
-            "{latest}. Update JMO from {store_name}.",
+            "{latest}.{release_text} Update JMO from {store_name}: {url}",
         },
         "store.installed_unknown": {
             "id": "Versi JMO yang terpasang tidak diketahui ({reason_text}). Versi terbaru: "
@@ -327,6 +328,8 @@ class StoreProbe(BaseProbe):
                     latest=item.version,
                     store=item.store,
                     store_name=STORE_NAMES[item.store],
+                    url=item.url,
+                    release_text=_release_text(ctx, item),
                 )
             )
         if installed.version is None:
@@ -352,6 +355,21 @@ class StoreProbe(BaseProbe):
         summary = _summary(ctx, installed, listings, outdated)
         status = Status.WARN if findings else Status.PASS
         return ProbeResult(self.id, status, summary, tuple(findings), {}, details)
+
+
+def _release_text(ctx: ProbeContext, item: StoreResult) -> str:
+    """ " Released 2026-10-01. What's new: …" — what tells a user the update matters."""
+    text = ""
+    if item.released:
+        # ISO timestamps (App Store) shortened to the day; Play's own text kept as it is
+        iso = re.match(r"\d{4}-\d{2}-\d{2}", item.released)
+        day = iso.group(0) if iso else item.released
+        text += ctx.text(id=f" Dirilis {day}.", en=f" Released {day}.")
+    if item.notes:
+        notes = " / ".join(first_lines(item.notes))
+        text += ctx.text(id=f" Yang baru: {notes}", en=f" What's new: {notes}")
+        text += "" if text.endswith(".") else "."
+    return text
 
 
 def _reason_text(ctx: ProbeContext, reason: str, values: dict[str, Any]) -> str:

@@ -153,7 +153,10 @@ def closed_port() -> int:
 def test_newer_on_play_is_outdated(store: Store) -> None:
     result = run(store, app_version="4.0.3", platform="android")
     finding = only(result, "store.outdated")
-    assert dict(finding.data) | {"store_name": ""} == {
+    data = dict(finding.data)
+    assert data.pop("url").endswith("/store/apps/details?id=com.bpjstku")
+    assert "Minor updates" in data.pop("release_text")
+    assert data | {"store_name": ""} == {
         "installed": "4.0.3",
         "latest": "4.15.14",
         "store": "play",
