@@ -10,8 +10,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jmo_doctor.history import first_cause, key_metrics
 from jmo_doctor.report.labels import label
+from jmo_doctor.report.metrics import first_cause, key_metrics
 
 if TYPE_CHECKING:
     from jmo_doctor.config import Config

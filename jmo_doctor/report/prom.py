@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jmo_doctor.history import probe_entry, started_at, tcp_targets
+from jmo_doctor.report.metrics import probe_entry, started_at, tcp_targets
 
 PREFIX = "jmo_doctor_"
 #: tcp stat → the quantile it is (min and max are the 0 and 1 quantiles).
