@@ -109,6 +109,9 @@ _DNS_FAILURES = frozenset({"dns.timeout", "dns.servfail", "dns.nxdomain"})
 _TLS_TIME = frozenset({"tls.expired", "tls.not_yet_valid"})
 _TLS_DISTRUST = frozenset({"tls.untrusted", "tls.hostname_mismatch"})
 _LATENCY = frozenset({"latency.loss", "latency.jitter", "latency.high"})
+_TCP_DEAD = frozenset({"tcp.timeout", "tcp.refused"})
+#: Requests that started on a working connection and then timed out or broke off.
+_BROKEN_OFF = frozenset({"http.timeout", "http.error", "tls.handshake_failed"})
 #: Everything that keeps a target from working; offline and a VPN explain any of them.
 _ANY_FAILURE = (
     _CONNECT_FAILURES
@@ -218,6 +221,29 @@ class Facts:
     def unreachable(self, target: str) -> bool:
         return any(self.is_connect_failure(o) for o in self.on_target(target))
 
+    def cut_off(self, target: str) -> bool:
+        """No path to the target at all: no connection, or no resolver answered for it.
+
+        A name the device's resolver cannot resolve (timeout, SERVFAIL) while a trusted
+        resolver out on the internet gives no answer either, and that no connectivity probe
+        reached, has no way to be reached, even though no connection to it was ever tried.
+        """
+        if self.unreachable(target):
+            return True
+        if self.works(target) or not self.system_dns_failed_softly(target):
+            return False
+        return any(
+            self.is_trusted_dns_failure(o) and o.code == "dns.timeout"
+            for o in self.on_target(target)
+        )
+
+    def system_dns_failed_softly(self, target: str) -> bool:
+        """The system resolver failed for the target without saying the name is unknown."""
+        return any(
+            self.is_system_dns_failure(o) and o.code != "dns.nxdomain"
+            for o in self.on_target(target)
+        )
+
     def works(self, target: str) -> bool:
         """A connectivity probe looked at the target and it served."""
         if not self.conclusive_probes & _CONNECTIVITY_PROBES:
@@ -267,7 +293,7 @@ def _offline(facts: Facts) -> Candidate | None:
     if system_offline := facts.having({"system.offline"}):
         return Candidate("offline", HIGH, system_offline + failures, explains_everything=True)
     names = facts.target_names
-    if not names or not all(facts.unreachable(name) for name in names):
+    if not names or not all(facts.cut_off(name) for name in names):
         return None
     # Every host is unreachable, but the system resolver failing while trusted resolvers
     # answer is the DNS rule's business: the link itself is up.
@@ -385,7 +411,27 @@ def _unstable_connection(facts: Facts) -> Candidate | None:
     # The same trouble on several paths, a neutral one among them, is the user's link.
     hosts = {o.target for o in jitter}
     widespread = len(hosts) >= 2 and any(o.role == REFERENCE for o in jitter)
-    return Candidate("unstable_connection", HIGH if widespread else MEDIUM, jitter)
+    if not widespread:
+        return Candidate("unstable_connection", MEDIUM, jitter)
+    return Candidate("unstable_connection", HIGH, jitter, explains=_intermittent(facts))
+
+
+def _intermittent(facts: Facts) -> frozenset[Observation]:
+    """Failures that a link losing packets explains: lookups lost on the way while the
+    same resolver answered for other names, and requests that timed out or broke off on
+    hosts that accepted connections."""
+    system_failures = [o for o in facts.observations if facts.is_system_dns_failure(o)]
+    resolver_answers = facts.ran("dns") and any(
+        not facts.system_dns_failed(name) for name in facts.target_names
+    )
+    lost_lookups = {o for o in system_failures if resolver_answers and o.code != "dns.nxdomain"}
+    connected = {
+        name
+        for name in facts.target_names
+        if facts.ran("tcp") and not any(o.code in _TCP_DEAD for o in facts.on_target(name))
+    }
+    broken_off = {o for o in facts.having(_BROKEN_OFF) if o.target in connected}
+    return frozenset(lost_lookups | broken_off)
 
 
 def _slow_connection(facts: Facts) -> Candidate | None:
@@ -429,6 +475,8 @@ RULES: Mapping[str, Rule] = MappingProxyType(
 #: offline also takes slow_connection: a throughput figure from a dead link is a symptom.
 #: The portal takes offline: a network that answers with a login page is not absent, and
 #: logging in is the fix. A VPN is not absorbed by DNS causes: turning it off is the fix.
+#: A link that loses packets everywhere takes the lookups and requests lost on the way
+#: (see ``_intermittent``): a resolver that answers some names is not broken.
 FOLDS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "offline": frozenset(
@@ -448,6 +496,7 @@ FOLDS: Mapping[str, frozenset[str]] = MappingProxyType(
         "clock_skew": frozenset({"bpjs_unreachable"}),
         "dns_tampered": frozenset({"tls_intercepted", "bpjs_unreachable"}),
         "dns_failure": frozenset({"tls_intercepted", "bpjs_unreachable"}),
+        "unstable_connection": frozenset({"dns_failure", "bpjs_unreachable"}),
     }
 )
 

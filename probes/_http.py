@@ -131,6 +131,28 @@ async def _lookup_ms(ctx: ProbeContext, url: str, wait_s: float) -> float | None
     return ms_since(start)
 
 
+def _reset_after_connect(error: BaseException | None) -> bool:
+    """A reset while connecting: the handshake went through (a refused SYN raises
+    ECONNREFUSED) and the server or a middlebox cut the connection right after.
+
+    httpx wraps the socket's error, and anyio's "All connection attempts failed" holds
+    one per address in an exception group.
+    """
+    pending = [error] if error is not None else []
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionResetError):
+            return True
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return False
+
+
 def _error_text(error: BaseException) -> str:
     text = str(error) or type(error).__name__
     return text if len(text) < 200 else text[:197] + "..."
@@ -178,7 +200,7 @@ async def fetch(
         error = caught
     total_ms = (time.perf_counter() - start) * 1000.0
     response: httpx.Response | None = result.get("response")
-    connected = "connect_tcp" in trace.completed
+    connected = "connect_tcp" in trace.completed or _reset_after_connect(error)
     phases = _phases(trace, total_ms)
     if dns_ms is not None:
         phases["dns_ms"] = dns_ms

@@ -236,6 +236,10 @@ async def handshake(
 
     try:
         sock = await _connect(address, port, wait_s)
+    except ConnectionResetError as error:
+        # refused SYNs raise ECONNREFUSED: a reset means TCP got through and the server
+        # (or a middlebox) cut the connection before TLS could start
+        return Handshake(address, "handshake", "handshake_failed", error_text(error), ms=elapsed())
     except (OSError, TimeoutError) as error:
         return Handshake(address, "connect", error=error_text(error), ms=elapsed())
     context = ctx.ssl_context() if verify else unverified_context()

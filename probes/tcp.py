@@ -101,10 +101,36 @@ async def attempt(address: str, port: int, wait_s: float) -> Sample:
         return Sample(None, "timeout")
     except ConnectionRefusedError:
         return Sample(None, "refused")
+    except ConnectionResetError:
+        # A SYN refused gives ECONNREFUSED; a reset seen on connect means the handshake
+        # completed and the server (or a middlebox) reset the connection right after,
+        # before the event loop got to the socket: the host answered.
+        wall_ms = (time.perf_counter() - start) * 1000.0
+        kernel_ms = _kernel_rtt_ms(sock)
+        return Sample(round(kernel_ms if kernel_ms is not None else wall_ms, 3))
     except OSError as error:
         return Sample(None, "no_route" if error.errno in _NO_ROUTE else (str(error) or "error"))
     finally:
         sock.close()
+
+
+def mark_retransmitted(samples: Sequence[Sample]) -> tuple[Sample, ...]:
+    """Count handshakes completed only by a retransmission as lost, as ping would.
+
+    A lost SYN shows in :func:`attempt` (the kernel's RTT is that of the retried SYN). A
+    lost SYN-ACK does not: the server resends it after its own initial RTO (1 s) and the
+    kernel measures the whole wait as the RTT. Such a sample stands out from the series'
+    fastest handshake by about that RTO, which no real change of path delay does between
+    handshakes a fraction of a second apart.
+    """
+    rtts = [s.rtt_ms for s in samples if s.rtt_ms is not None]
+    if not rtts:
+        return tuple(samples)
+    limit = min(rtts) + RETRANSMIT_GAP_MS
+    return tuple(
+        Sample(None, "retransmitted") if s.rtt_ms is not None and s.rtt_ms > limit else s
+        for s in samples
+    )
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -221,7 +247,7 @@ class TcpProbe(BaseProbe):
             got = await asyncio.gather(
                 *(scheduled(i, address, target.port) for i in range(samples))
             )
-            return Series(target, family, address, tuple(got))
+            return Series(target, family, address, mark_retransmitted(got))
 
         ctx.progress(0.0, ctx.text(id="mengukur latensi", en="measuring latency"))
         return list(await asyncio.gather(*(series(*plan) for plan in plans)))

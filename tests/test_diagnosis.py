@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -497,3 +498,53 @@ def test_cause_words_come_from_the_catalogue_in_the_chosen_language(lang: str) -
 
 def test_indonesian_and_english_titles_differ() -> None:
     assert check(lang="id").causes[0].title != check(lang="en").causes[0].title
+
+
+def test_no_resolver_answering_and_nothing_connected_is_offline() -> None:
+    # a dead uplink: the device's resolver and the trusted ones all time out, so no
+    # connection is ever tried (the tcp, tls and http probes have nothing to work on)
+    results = run(system_dns("dns.timeout", ALL_HOSTS), trusted_dns("dns.timeout", ALL_HOSTS))
+    skipped = [
+        r if r.id not in ("tcp", "tls", "http", "clock") else replace(r, status=Status.SKIP)
+        for r in results
+    ]
+    diagnosis = diagnose(skipped, TARGETS, "en")
+    assert ids(diagnosis) == ["offline"]
+    assert diagnosis.causes[0].confidence == "high"
+    assert diagnosis.status is ExitStatus.CRITICAL
+
+
+def test_names_unknown_everywhere_are_not_offline() -> None:
+    # NXDOMAIN is an answer: the resolvers are reachable
+    results = run(system_dns("dns.nxdomain", ALL_HOSTS), trusted_dns("dns.nxdomain", ALL_HOSTS))
+    assert "offline" not in ids(diagnose(results, TARGETS, "en"))
+
+
+def test_lookups_and_requests_lost_on_a_lossy_link_are_the_unstable_connection() -> None:
+    diagnosis = check(
+        on("latency.loss", ALL_HOSTS, loss_pct=40.0),
+        system_dns("dns.timeout", ["bpjs-sso", "gstatic"]),
+        on("http.timeout", ["bpjs-www"], phase="first_byte"),
+        on("tls.handshake_failed", ["bpjs-lapakasik"], error="timeout"),
+    )
+    assert ids(diagnosis) == ["unstable_connection"]
+    assert diagnosis.status is ExitStatus.WARNING
+    evidence = evidence_of(diagnosis, "unstable_connection")
+    assert "dns.timeout@bpjs-sso" in evidence and "http.timeout@bpjs-www" in evidence
+
+
+def test_a_dead_resolver_on_a_lossy_link_is_still_a_dns_failure() -> None:
+    # every name fails at the system resolver: that is not packets lost now and then
+    diagnosis = check(
+        on("latency.loss", ALL_HOSTS, loss_pct=20.0), system_dns("dns.timeout", ALL_HOSTS)
+    )
+    assert ids(diagnosis)[0] == "dns_failure"
+    assert diagnosis.status is ExitStatus.CRITICAL
+
+
+def test_a_bpjs_host_refusing_on_a_lossy_link_is_still_bpjs_unreachable() -> None:
+    diagnosis = check(
+        on("latency.loss", ["bpjs-sso", "google", "gstatic"], loss_pct=20.0),
+        on("tcp.refused", ["bpjs-www"], family="ipv4"),
+    )
+    assert ids(diagnosis)[0] == "bpjs_unreachable"

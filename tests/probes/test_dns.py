@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from jmo_doctor.api import ProbeResult, Status
-from probes.dns import DnsProbe
+from probes._net import Lookup
+from probes.dns import DnsProbe, SystemAnswer, _refine
 from tests.probes.servers import (
     Answer,
     DnsServer,
@@ -223,3 +224,15 @@ def test_missing_resolv_conf_relies_on_addresses(dns_server: DnsServer) -> None:
     result = asyncio.run(DnsProbe(system_servers=[]).run(ctx))
     # no CNAME chain without a direct query, but the block-page address still matches
     assert [f.data["fingerprint"] for f in result.findings] == ["36.86.63.185"]
+
+
+def test_getaddrinfo_failure_for_a_name_the_resolver_answers_is_a_lost_answer() -> None:
+    # EAI_AGAIN stands for SERVFAIL and for silence alike; the same server answering
+    # the name when asked directly shows the answers got lost (a lossy link)
+    failed = SystemAnswer((), "servfail", 1800.0, "Temporary failure in name resolution")
+    answered = Lookup("10.0.0.53", "NOERROR", ("10.0.0.1",))
+    assert _refine(failed, answered).outcome == "timeout"
+    assert _refine(failed, Lookup("10.0.0.53", "TIMEOUT")).outcome == "timeout"
+    assert _refine(failed, Lookup("10.0.0.53", "SERVFAIL")).outcome == "servfail"
+    assert _refine(failed, Lookup("10.0.0.53", "NOERROR")).outcome == "servfail"
+    assert _refine(failed, None).outcome == "servfail"

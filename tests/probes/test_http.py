@@ -12,7 +12,14 @@ import pytest
 
 from jmo_doctor.api import ProbeResult, Status
 from probes.http import HttpProbe
-from tests.probes.servers import Pki, TcpServer, closed_port, http_handler, make_ctx
+from tests.probes.servers import (
+    Pki,
+    TcpServer,
+    close_now,
+    closed_port,
+    http_handler,
+    make_ctx,
+)
 
 
 @pytest.fixture
@@ -191,3 +198,16 @@ samples = 10
     }
     assert "tcp.timeout" in {f.code for f in by_id["tcp"].findings}
     assert "http.timeout" in {f.code for f in by_id["http"].findings}
+
+
+def test_reset_right_after_accept_is_http_error() -> None:
+    # whether the RST lands before or after the connect is seen to complete, the
+    # connection was made: the http probe reports it (refused is left to tcp)
+    server = TcpServer(close_now)
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        for _ in range(5):
+            result = run(f"{base}/ok", f"http://127.0.0.1:{closed_port()}/204")
+            assert codes(result) == ["http.error"]
+    finally:
+        server.close()

@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from jmo_doctor.api import Status
-from probes.tcp import Sample, Series, TcpProbe, _judge, jitter, percentile
+from probes.tcp import (
+    Sample,
+    Series,
+    TcpProbe,
+    _judge,
+    attempt,
+    jitter,
+    mark_retransmitted,
+    percentile,
+)
 from tests.probes.servers import (
     Answer,
     Blackhole,
@@ -151,3 +162,41 @@ def test_idle_server_counts_as_reachable() -> None:
     finally:
         server.close()
     assert result.status is Status.PASS
+
+
+def test_handshakes_completed_by_a_retransmitted_syn_ack_count_as_lost() -> None:
+    # a lost SYN-ACK is resent after the server's 1 s RTO and the kernel times the wait
+    samples = [Sample(20.0), Sample(1021.0), Sample(22.0), Sample(None, "timeout")]
+    marked = mark_retransmitted(samples)
+    assert [s.rtt_ms for s in marked] == [20.0, None, 22.0, None]
+    assert marked[1].error == "retransmitted"
+    # a slow path is not a lost packet
+    slow = [Sample(900.0), Sample(1100.0), Sample(1500.0)]
+    assert mark_retransmitted(slow) == tuple(slow)
+    assert mark_retransmitted([Sample(None, "timeout")]) == (Sample(None, "timeout"),)
+
+
+def test_reset_right_after_the_handshake_counts_as_reachable() -> None:
+    # accept, then RST (SO_LINGER 0) at once: on a short path the reset can land before
+    # the event loop sees the connect complete
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    stop = False
+
+    def serve() -> None:
+        while not stop:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        samples = [asyncio.run(attempt("127.0.0.1", port, 1.0)) for _ in range(20)]
+    finally:
+        stop = True
+        server.close()
+    assert all(s.rtt_ms is not None for s in samples), samples

@@ -177,3 +177,13 @@ def test_decode_der_reads_an_unverified_certificate(pki: Pki) -> None:
     der = ssl.PEM_cert_to_DER_cert(pki.ca.cert_pem.bytes().decode())
     decoded = decode_der(der)
     assert decoded is not None and "issuer" in decoded
+
+
+def test_reset_right_after_accept_is_handshake_failed(pki: Pki, serve: list[TcpServer]) -> None:
+    # the RST can reach the socket before the connect is seen to complete: still a
+    # connection that was made and then cut, never a TCP failure left to the tcp probe
+    server = TcpServer(close_now)
+    serve.append(server)
+    for _ in range(5):
+        result = run_against(pki, server.port)
+        assert [f.code for f in result.findings] == ["tls.handshake_failed"]
