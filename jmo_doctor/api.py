@@ -123,6 +123,11 @@ class ProbeContext(Protocol):
         """``(family, address)`` pairs from the system resolver, cached for the run."""
         ...
 
+    def lookup_time_ms(self, host: str, port: int) -> float | None:
+        """How long the system resolver took for ``resolve(host, port)``, timed in its
+        thread; None before it finished."""
+        ...
+
     async def once(self, key: str, factory: Callable[[], Awaitable[T]]) -> T:
         """Run ``factory`` once per run for ``key``; every caller gets its result."""
         ...

@@ -41,6 +41,9 @@ class RunShared:
         self.deadline = deadline
         self.progress_sink = progress
         self._memo: dict[str, asyncio.Future[Any]] = {}
+        # getaddrinfo's own duration, timed in its thread: free of thread start-up and
+        # event-loop hops, so it compares with `dig` run on its own
+        self.lookup_ms: dict[tuple[str, int], float] = {}
         self._ssl: ssl.SSLContext | None = None
         self._ssl_lock = threading.Lock()
 
@@ -127,10 +130,16 @@ class ProbeRunContext:
         return make_finding(self._messages, self.lang, code, target, **data)
 
     async def resolve(self, host: str, port: int) -> list[tuple[int, str]]:
+        def timed() -> list[Any]:
+            started = time.perf_counter()
+            try:
+                return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+            finally:
+                self._shared.lookup_ms[(host, port)] = (time.perf_counter() - started) * 1000
+
         async def lookup() -> list[tuple[int, str]]:
             infos = await asyncio.wait_for(
-                to_daemon_thread(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM),
-                timeout=max(0.1, min(10.0, self.remaining())),
+                to_daemon_thread(timed), timeout=max(0.1, min(10.0, self.remaining()))
             )
             seen: list[tuple[int, str]] = []
             for family, _, _, _, sockaddr in infos:
@@ -140,6 +149,9 @@ class ProbeRunContext:
             return seen
 
         return await self._shared.once(f"resolve:{host}:{port}", lookup)
+
+    def lookup_time_ms(self, host: str, port: int) -> float | None:
+        return self._shared.lookup_ms.get((host, port))
 
     async def once(self, key: str, factory: Callable[[], Awaitable[T]]) -> T:
         return await self._shared.once(key, factory)

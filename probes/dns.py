@@ -193,7 +193,9 @@ async def _system_lookup(ctx: ProbeContext, target: Target) -> SystemAnswer:
     except OSError as error:
         return SystemAnswer((), "servfail", ms_since(start), str(error))
     addresses = tuple(address for _, address in pairs)
-    return SystemAnswer(addresses, "ok" if addresses else "nxdomain", ms_since(start))
+    # the resolver's own time when the context measured it; else what we saw from here
+    ms = ctx.lookup_time_ms(target.host, target.port) or ms_since(start)
+    return SystemAnswer(addresses, "ok" if addresses else "nxdomain", ms)
 
 
 async def _direct_lookup(ctx: ProbeContext, host: str, servers: list[str]) -> Lookup | None:
