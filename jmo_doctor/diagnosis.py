@@ -440,7 +440,11 @@ def _slow_connection(facts: Facts) -> Candidate | None:
     if not (low or bloat):
         return None
     # Bufferbloat hurts only while the line is busy; low throughput hurts every time.
-    return Candidate("slow_connection", HIGH if low else MEDIUM, low + bloat)
+    # A link measured that slow queues every packet behind the others and drops what its
+    # queue cannot hold: the high, jittery and lost handshakes seen alongside are its
+    # symptoms, not a second problem (and the article's steps for both are the same).
+    queueing = frozenset(facts.having(_LATENCY)) if low else frozenset()
+    return Candidate("slow_connection", HIGH if low else MEDIUM, low + bloat, explains=queueing)
 
 
 def _found_by(code: str, cause_id: str) -> Rule:
@@ -497,6 +501,7 @@ FOLDS: Mapping[str, frozenset[str]] = MappingProxyType(
         "dns_tampered": frozenset({"tls_intercepted", "bpjs_unreachable"}),
         "dns_failure": frozenset({"tls_intercepted", "bpjs_unreachable"}),
         "unstable_connection": frozenset({"dns_failure", "bpjs_unreachable"}),
+        "slow_connection": frozenset({"unstable_connection"}),
     }
 )
 

@@ -125,7 +125,11 @@ async def _guarded(loaded: LoadedProbe, shared: RunShared, board: Board, verbose
 
 async def _run_all(probes: Sequence[LoadedProbe], shared: RunShared, board: Board) -> None:
     asyncio.get_running_loop().set_default_executor(EXECUTOR)
-    await asyncio.gather(*(_guarded(p, shared, board, shared.options.verbose) for p in probes))
+    verbose = shared.options.verbose
+    # Slow probes load the link (bandwidth): run alongside the others, they would make
+    # the latency and loss figures measure our own traffic. So they go second.
+    for wave in ([p for p in probes if not p.slow], [p for p in probes if p.slow]):
+        await asyncio.gather(*(_guarded(p, shared, board, verbose) for p in wave))
 
 
 def run_probes(

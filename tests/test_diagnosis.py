@@ -548,3 +548,32 @@ def test_a_bpjs_host_refusing_on_a_lossy_link_is_still_bpjs_unreachable() -> Non
         on("tcp.refused", ["bpjs-www"], family="ipv4"),
     )
     assert ids(diagnosis)[0] == "bpjs_unreachable"
+
+
+def test_a_slow_link_explains_its_queueing_delay_and_drops() -> None:
+    from jmo_doctor import config as config_module
+    from jmo_doctor.api import Finding as F
+    from jmo_doctor.api import ProbeResult as R
+    from jmo_doctor.api import Status as S
+    from jmo_doctor.diagnosis import diagnose as run_diagnosis
+
+    targets = config_module.parse("", "<test>").targets
+    slow = R("bandwidth", S.WARN, "", (F("bandwidth.low", "m", None, {"download_mbps": 0.3}),))
+    queueing = R(
+        "tcp",
+        S.WARN,
+        "",
+        (
+            F("latency.high", "m", "bpjs-www", {"median_ms": 900.0}),
+            F("latency.jitter", "m", "google", {"jitter_ms": 150.0}),
+        ),
+    )
+    found = run_diagnosis([slow, queueing], targets, "en")
+    assert [c.id for c in found.causes] == ["slow_connection"]
+    assert "latency.high@bpjs-www" in found.causes[0].evidence
+    lossy = R("tcp", S.WARN, "", (F("latency.loss", "m", "google", {"loss_pct": 30.0}),))
+    found = run_diagnosis([slow, lossy], targets, "en")
+    assert [c.id for c in found.causes] == ["slow_connection"]
+    # without a throughput measurement, loss is the unstable link's
+    found = run_diagnosis([lossy], targets, "en")
+    assert found.causes[0].id == "unstable_connection"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from dataclasses import replace
+from typing import Any
 
 from jmo_doctor.api import ProbeContext, Status
 from jmo_doctor.runner import run_probes
@@ -98,3 +100,23 @@ def test_once_shares_work_between_probes() -> None:
     results = run_probes(probes, make_shared(timeout=5))
     assert [r.summary for r in results] == ["42", "42", "42"]
     assert len(calls) == 1
+
+
+def test_slow_probes_start_after_the_others_finish() -> None:
+    finished: dict[str, float] = {}
+    started: dict[str, float] = {}
+
+    def body(name: str) -> Any:
+        async def run(ctx: ProbeContext) -> str:
+            started[name] = time.monotonic()
+            await asyncio.sleep(0.3)
+            finished[name] = time.monotonic()
+            return name
+
+        return run
+
+    quick = [loaded(FuncProbe(f"q{i}", body(f"q{i}"))) for i in range(2)]
+    slow = replace(loaded(FuncProbe("bw", body("bw"))), slow=True)
+    results = run_probes([*quick, slow], make_shared(timeout=5))
+    assert [r.status for r in results] == [Status.PASS] * 3
+    assert started["bw"] >= max(finished["q0"], finished["q1"])

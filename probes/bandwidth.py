@@ -1,0 +1,186 @@
+"""bandwidth probe: download and upload throughput, idle latency and latency under load.
+
+Two backends measure (``[bandwidth] backend``): ``http`` (default, our own streams against
+``download_url``/``upload_url``, see ``_bandwidth_http``) and ``speedtest`` (speedtest-cli
+and Ookla's servers, see ``_bandwidth_speedtest``). Both hand back a ``Measurement``; this
+module only turns it into findings: ``bandwidth.low`` below ``min_download_mbps``,
+``bandwidth.bufferbloat`` when the loaded RTT exceeds the idle one by more than
+``bufferbloat_ms``, ``bandwidth.unavailable`` when nothing could be measured. Slow (it
+moves data for ``2 × duration`` seconds), so ``--quick`` skips it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from jmo_doctor.api import (
+    BaseProbe,
+    Finding,
+    LocalText,
+    Messages,
+    ProbeContext,
+    ProbeResult,
+    Status,
+)
+from probes import _bandwidth_http
+from probes._bandwidth_http import Measurement, Phase
+from probes._net import budget
+from probes._responsiveness import Responsiveness, summarize
+
+if TYPE_CHECKING:
+    from probes._bandwidth_speedtest import Endpoints
+
+#: Time a run needs besides the two phases: lookups, idle RTTs, connects, settling.
+SETUP_S = 1.5
+#: Below this many seconds per direction no figure is worth reporting.
+MIN_PHASE_S = 0.5
+
+
+class BandwidthProbe(BaseProbe):
+    id = "bandwidth"
+    title: ClassVar[LocalText] = {
+        "id": "Kecepatan internet dan latensi saat sibuk",
+        "en": "Internet speed and latency under load",
+    }
+    order = 75
+    slow = True
+    messages: ClassVar[Messages] = {
+        "bandwidth.low": {
+            "id": "Kecepatan unduh hanya {download_mbps:.2f} Mbit/s (minimal {min_mbps:g}).",
+            "en": "Download speed is only {download_mbps:.2f} Mbit/s (minimum {min_mbps:g}).",
+        },
+        "bandwidth.bufferbloat": {
+            "id": "Latensi naik {added_ms:.0f} ms saat koneksi sibuk (bufferbloat).",
+            "en": "Latency rises by {added_ms:.0f} ms while the line is busy (bufferbloat).",
+        },
+        "bandwidth.unavailable": {
+            "id": "Kecepatan tidak dapat diukur ({reason}: {detail}).",
+            "en": "Speed could not be measured ({reason}: {detail}).",
+        },
+    }
+
+    def __init__(self, speedtest_endpoints: Endpoints | None = None) -> None:
+        # Tests point the speedtest backend at a local server; users get Ookla's.
+        self._endpoints = speedtest_endpoints
+
+    async def run(self, ctx: ProbeContext) -> ProbeResult:
+        settings = ctx.config.bandwidth
+        duration = min(settings.duration, (budget(ctx, 600.0) - SETUP_S) / 2)
+        if duration < MIN_PHASE_S:
+            measurement = Measurement(settings.backend, "", unavailable=("no_time", "deadline"))
+        else:
+            live = LiveRate(ctx, duration)
+            if settings.backend == "speedtest":
+                # imported when chosen: speedtest-cli is not needed by most runs
+                from probes._bandwidth_speedtest import OOKLA, measure
+
+                endpoints = self._endpoints or OOKLA
+                measurement = await measure(ctx, duration, endpoints, live)
+            else:
+                measurement = await _bandwidth_http.measure(ctx, duration, live)
+        return judge(ctx, measurement)
+
+
+class LiveRate:
+    """Progress over both phases (download is the first half) with the live rate."""
+
+    def __init__(self, ctx: ProbeContext, duration: float) -> None:
+        self._ctx = ctx
+        self._shown = 0.0
+        ctx.progress(0.0, ctx.text(id="mengukur latensi", en="measuring latency"))
+
+    def __call__(self, direction: str, fraction: float, mbps: float | None) -> None:
+        offset = 0.0 if direction == "download" else 0.5
+        done = min(1.0, offset + 0.5 * max(0.0, min(1.0, fraction)))
+        now = time.monotonic()
+        if now - self._shown < 0.2 and done < 1.0:
+            return  # the display redraws a few times a second at most
+        self._shown = now
+        label = self._ctx.text(id="unduh", en="download")
+        if direction == "upload":
+            label = self._ctx.text(id="unggah", en="upload")
+        self._ctx.progress(done, f"{label} {mbps:.1f} Mbit/s" if mbps is not None else label)
+
+
+def _phase_metrics(name: str, phase: Phase | None) -> dict[str, float]:
+    if phase is None:
+        return {}
+    t = phase.throughput
+    return {
+        f"{name}_mbps": round(t.mbps, 3),
+        f"{name}_total_mbps": round(t.total_mbps, 3),
+        f"{name}_bytes": float(t.bytes),
+        f"{name}_seconds": round(t.seconds, 3),
+    }
+
+
+def _phase_detail(phase: Phase | None) -> dict[str, Any] | None:
+    if phase is None:
+        return None
+    detail = phase.throughput.as_detail()
+    detail.update(loaded_rtt_samples=len(phase.rtts), loaded_rtt_lost=phase.lost)
+    if phase.errors:
+        detail["errors"] = sorted(set(phase.errors))[:5]
+    return detail
+
+
+def judge(ctx: ProbeContext, m: Measurement) -> ProbeResult:
+    settings = ctx.config.bandwidth
+    details: dict[str, Any] = {"backend": m.backend, "server": m.server, **m.extra}
+    if m.unavailable is not None:
+        reason, detail = m.unavailable
+        finding = ctx.finding("bandwidth.unavailable", reason=reason, detail=detail)
+        summary = ctx.text(id="Kecepatan tidak terukur", en="Speed not measured")
+        return ProbeResult(
+            "bandwidth", Status.WARN, f"{summary}: {reason}.", (finding,), {}, details
+        )
+    phases = [p for p in (m.download, m.upload) if p is not None]
+    lost = sum(p.lost for p in phases)
+    latency = summarize(m.idle_rtts, [p.rtts for p in phases], lost)
+    metrics = {**_phase_metrics("download", m.download), **_phase_metrics("upload", m.upload)}
+    metrics.update(latency.metrics())
+    details.update(
+        download=_phase_detail(m.download),
+        upload=_phase_detail(m.upload),
+        latency={"loaded_samples": latency.samples, "loaded_lost": latency.lost},
+    )
+    findings: list[Finding] = []
+    down = m.download.throughput.mbps if m.download else None
+    if down is not None and down < settings.min_download_mbps:
+        findings.append(
+            ctx.finding(
+                "bandwidth.low", download_mbps=round(down, 3), min_mbps=settings.min_download_mbps
+            )
+        )
+    if latency.added_ms is not None and latency.added_ms > settings.bufferbloat_ms:
+        findings.append(
+            ctx.finding(
+                "bandwidth.bufferbloat",
+                added_ms=round(latency.added_ms, 1),
+                idle_ms=latency.idle_ms,
+                loaded_ms=latency.loaded_ms,
+                rpm=latency.rpm,
+            )
+        )
+    status = Status.WARN if findings else Status.PASS
+    return ProbeResult(
+        "bandwidth", status, _summary(ctx, m, latency), tuple(findings), metrics, details
+    )
+
+
+def _summary(ctx: ProbeContext, m: Measurement, latency: Responsiveness) -> str:
+    down = m.download.throughput.mbps if m.download else 0.0
+    up = m.upload.throughput.mbps if m.upload else 0.0
+    text = ctx.text(
+        id=f"Unduh {down:.1f} Mbit/s, unggah {up:.1f} Mbit/s",
+        en=f"Download {down:.1f} Mbit/s, upload {up:.1f} Mbit/s",
+    )
+    if latency.idle_ms is not None and latency.loaded_ms is not None:
+        text += ctx.text(
+            id=f"; latensi {latency.idle_ms:.0f} ms diam, {latency.loaded_ms:.0f} ms sibuk",
+            en=f"; latency {latency.idle_ms:.0f} ms idle, {latency.loaded_ms:.0f} ms loaded",
+        )
+        if latency.rpm is not None:
+            text += f" ({latency.rpm:.0f} RPM)"
+    return text + "."

@@ -1,0 +1,305 @@
+"""The ``bandwidth`` probe on loopback: the http backend against a local /__down + /__up
+server, the speedtest backend against a local Speedtest Mini server (with speedtest.net's
+configuration and server list served locally too), and the figures' arithmetic."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from jmo_doctor import config
+from jmo_doctor.api import ProbeResult, RunOptions, Status
+from jmo_doctor.context import ProbeRunContext, RunShared
+from probes._bandwidth_http import (
+    BIN_S,
+    Measurement,
+    Meter,
+    Phase,
+    Throughput,
+    analyse,
+    confirmed_bytes,
+    next_upload_size,
+    stable_start,
+)
+from probes._bandwidth_speedtest import Endpoints
+from probes._responsiveness import rpm, summarize, trimmed_mean
+from probes.bandwidth import BandwidthProbe, judge
+from tests.bandwidth_server import BandwidthServer
+
+
+@pytest.fixture
+def server() -> Iterator[BandwidthServer]:
+    srv = BandwidthServer()
+    yield srv
+    srv.close()
+
+
+def toml(srv: BandwidthServer, backend: str = "http", **extra: Any) -> str:
+    settings = {"duration": 1.0, "streams": 3, **extra}
+    lines = "".join(f"{key} = {value!r}\n" for key, value in settings.items())
+    return f"""
+[bandwidth]
+backend = "{backend}"
+download_url = "{srv.url}/__down?bytes={{bytes}}"
+upload_url = "{srv.url}/__up"
+{lines}"""
+
+
+def run_probe(
+    text: str,
+    *,
+    timeout: float = 15.0,
+    endpoints: Endpoints | None = None,
+    progress: list[tuple[float | None, str]] | None = None,
+) -> ProbeResult:
+    def sink(_probe: str, fraction: float | None, note: str) -> None:
+        if progress is not None:
+            progress.append((fraction, note))
+
+    shared = RunShared(
+        config.parse(text, "<test>"),
+        RunOptions(),
+        "en",
+        deadline=time.monotonic() + timeout,
+        progress=sink,
+    )
+    ctx = ProbeRunContext(shared, "bandwidth", BandwidthProbe.messages)
+    return asyncio.run(BandwidthProbe(endpoints).run(ctx))
+
+
+def codes(result: ProbeResult) -> list[str]:
+    return [f.code for f in result.findings]
+
+
+# --- the http backend ----------------------------------------------------------------------
+
+
+def test_http_backend_measures_both_directions_and_latency(server: BandwidthServer) -> None:
+    progress: list[tuple[float | None, str]] = []
+    result = run_probe(toml(server), progress=progress)
+    assert result.status is Status.PASS, result.findings
+    m = result.metrics
+    assert m["download_mbps"] > 50 and m["upload_mbps"] > 50, m
+    assert m["download_bytes"] > 0 and m["upload_bytes"] > 0
+    # the ramp is excluded from the figure, the total keeps it
+    assert result.details["download"]["ramp_s"] >= 0.2
+    assert {"idle_rtt_ms", "loaded_rtt_ms", "responsiveness_rpm", "bufferbloat_ms"} <= set(m)
+    assert result.details["download"]["loaded_rtt_samples"] > 3
+    assert "Mbit/s" in result.summary and "RPM" in result.summary
+    # a live bar: fractions rise to 1, notes carry the rate
+    fractions = [f for f, _ in progress if f is not None]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0, abs=0.15)
+    assert any(note.startswith("download ") and note.endswith("Mbit/s") for _, note in progress)
+    assert any(note.startswith("upload ") for _, note in progress)
+
+
+def test_upload_counts_only_what_the_server_confirmed(server: BandwidthServer) -> None:
+    server.settings.up_share = 0.5  # the server says it got half of what was sent
+    result = run_probe(toml(server))
+    assert result.metrics["upload_bytes"] <= 0.5 * server.settings.received + 1
+
+
+def test_upload_never_answered_counts_nothing(server: BandwidthServer) -> None:
+    server.settings.up_hang = True  # bytes written to the socket, never confirmed
+    result = run_probe(toml(server))
+    assert server.settings.received > 0
+    assert result.metrics["upload_bytes"] == 0
+    assert result.metrics["upload_mbps"] == 0.0
+    assert result.metrics["download_mbps"] > 0
+
+
+def test_upload_refused_is_reported_download_still_measured(server: BandwidthServer) -> None:
+    server.settings.up_status = 403
+    result = run_probe(toml(server))
+    assert result.metrics["download_mbps"] > 0
+    assert "HTTP 403" in result.details["upload"]["errors"]
+
+
+def test_dead_server_gives_unavailable_with_reason(server: BandwidthServer) -> None:
+    text = toml(server)
+    server.close()
+    result = run_probe(text)
+    assert codes(result) == ["bandwidth.unavailable"]
+    assert result.findings[0].data["reason"] == "download"
+    assert "ConnectError" in result.findings[0].data["detail"]
+
+
+def test_below_minimum_is_bandwidth_low(server: BandwidthServer) -> None:
+    result = run_probe(toml(server, min_download_mbps=1e9))
+    assert codes(result) == ["bandwidth.low"]
+    assert result.findings[0].data["download_mbps"] == result.metrics["download_mbps"]
+    assert result.status is Status.WARN
+
+
+def test_run_deadline_shrinks_the_phases(server: BandwidthServer) -> None:
+    began = time.monotonic()
+    result = run_probe(toml(server, duration=8.0), timeout=4.0)
+    assert time.monotonic() - began < 4.0
+    assert result.metrics["download_seconds"] < 2.0
+
+
+def test_no_time_left_is_unavailable(server: BandwidthServer) -> None:
+    result = run_probe(toml(server), timeout=1.0)
+    assert result.findings[0].data["reason"] == "no_time"
+
+
+def test_download_memory_stays_flat(server: BandwidthServer) -> None:
+    tracemalloc.start()
+    try:
+        result = run_probe(toml(server))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.metrics["download_bytes"] > 50e6  # far more than was ever held
+    assert peak < 16e6, peak
+
+
+def test_probe_is_slow_so_quick_skips_it() -> None:
+    assert BandwidthProbe.slow is True
+    assert BandwidthProbe.id == "bandwidth" and BandwidthProbe.order == 75
+
+
+# --- the speedtest backend -----------------------------------------------------------------
+
+
+def test_speedtest_backend_against_a_mini_server(server: BandwidthServer) -> None:
+    result = run_probe(toml(server, "speedtest"), endpoints=Endpoints(base=server.url))
+    assert result.status is Status.PASS, result.findings
+    assert result.details["backend"] == "speedtest"
+    assert "jmo-doctor lab" in result.details["server"]
+    assert result.metrics["download_mbps"] > 10 and result.metrics["upload_mbps"] > 10
+    assert "idle_rtt_ms" in result.metrics
+
+
+def test_speedtest_upload_is_what_the_server_confirmed(server: BandwidthServer) -> None:
+    result = run_probe(toml(server, "speedtest"), endpoints=Endpoints(base=server.url))
+    assert 0 < result.metrics["upload_bytes"] <= server.settings.received
+
+
+def test_speedtest_mini_url(server: BandwidthServer) -> None:
+    endpoints = Endpoints(base=server.url, mini=server.url + "/")
+    result = run_probe(toml(server, "speedtest"), endpoints=endpoints)
+    assert result.details["server"].startswith("Speedtest Mini")
+    assert result.metrics["download_mbps"] > 0
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason", "detail"),
+    [
+        ({"config_status": 403}, "config", "403"),
+        ({"no_servers": True}, "no_servers", "Unable to connect"),
+    ],
+)
+def test_speedtest_failures_become_unavailable(
+    server: BandwidthServer, fault: dict[str, Any], reason: str, detail: str
+) -> None:
+    for key, value in fault.items():
+        setattr(server.settings, key, value)
+    result = run_probe(toml(server, "speedtest"), endpoints=Endpoints(base=server.url))
+    assert codes(result) == ["bandwidth.unavailable"]
+    assert result.findings[0].data["reason"] == reason
+    assert detail in result.findings[0].data["detail"]
+    assert reason in result.findings[0].message
+
+
+def test_speedtest_unreachable_config_is_unavailable(server: BandwidthServer) -> None:
+    text = toml(server, "speedtest")
+    url = server.url
+    server.close()
+    result = run_probe(text, endpoints=Endpoints(base=url))
+    assert result.findings[0].data["reason"] == "config"
+
+
+# --- the arithmetic --------------------------------------------------------------------------
+
+
+def steady_meter(ramp: list[float], rate_bytes_per_bin: float, bins: int) -> Meter:
+    meter = Meter(0.0)
+    meter.bins = [*ramp, *[rate_bytes_per_bin] * bins]
+    return meter
+
+
+def test_slow_start_ramp_is_excluded_from_the_figure() -> None:
+    per_bin = 10e6 / 8 * BIN_S  # 10 Mbit/s
+    meter = steady_meter([per_bin * f for f in (0.01, 0.05, 0.1, 0.2, 0.4, 0.6)], per_bin, 54)
+    result = analyse(meter, 3.0)
+    assert result.mbps == pytest.approx(10.0, rel=1e-6)
+    assert result.ramp_s >= 0.2
+    assert result.total_mbps < 9.5  # the ramp is in the total
+
+
+def test_stable_start_rules() -> None:
+    assert stable_start([5.0, 10.0]) == 0  # too short to judge
+    assert stable_start([1.0, 10.0, 10.0, 10.0]) == 1  # interval 0 always goes
+    assert stable_start([0.0, 1.0, 2.0, 9.0, 10.0, 10.0, 10.0, 10.0]) == 3
+    ramp = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 20.0, 20.0, 20.0]
+    assert stable_start(ramp) == 5  # at most half the phase is dropped
+
+
+def test_meter_spreads_a_span_over_bins_and_ends() -> None:
+    meter = Meter(100.0)
+    meter.add_span(100.0, 100.0 + 4 * BIN_S, 400.0)
+    assert meter.bins[:4] == pytest.approx([100.0] * 4)
+    assert sum(meter.bins) == pytest.approx(400.0)
+    # a span that starts exactly on a float bin edge used to loop for ever
+    edge = Meter(0.1)
+    edge.add_span(0.1 + 3 * BIN_S, 0.1 + 7 * BIN_S, 40.0)
+    assert sum(edge.bins) == pytest.approx(40.0)
+
+
+def test_bursty_delivery_does_not_bias_the_figure() -> None:
+    # after each loss TCP delivers the data held behind the hole at once: at the
+    # application, 3 quiet bins then a burst; the true rate is 1 Mbit/s throughout
+    per_bin = 1e6 / 8 * BIN_S
+    meter = Meter(0.0)
+    meter.bins = [0.0, 0.0, 0.0, 4 * per_bin] * 15
+    result = analyse(meter, 3.0)
+    assert result.interval_s == 1.0
+    assert result.mbps == pytest.approx(1.0, rel=1e-6)
+
+
+def test_server_count_wins_when_smaller() -> None:
+    assert confirmed_bytes(b'{"bytes": 1000}', 4096) == 1000
+    assert confirmed_bytes(b"size=5000", 4096) == 4096
+    assert confirmed_bytes(b"", 4096) == 4096
+
+
+def test_upload_sizes_grow_then_fit_the_time_left() -> None:
+    assert next_upload_size(16384, 0.001, 10.0) == 4 * 16384  # growing like slow start
+    assert next_upload_size(1 << 20, 0.25, 10.0) == 1 << 20  # ~250 ms each
+    assert next_upload_size(1 << 20, 0.25, 0.05) < 1 << 18  # the last one fits
+
+
+def test_rpm_and_trimmed_mean() -> None:
+    assert rpm(100.0) == 600.0
+    assert trimmed_mean([10.0] * 19 + [1000.0]) == 10.0  # the slowest 5 % dropped
+    report = summarize([20.0, 22.0, 21.0], [[300.0, 320.0, 310.0], [40.0, 41.0]])
+    assert report.idle_ms == 21.0
+    assert report.added_ms == pytest.approx(289.0)  # the worse direction
+    assert report.rpm is not None and report.rpm < 600
+
+
+def fake(idle: float, loaded: float, down_mbps: float) -> Measurement:
+    throughput = Throughput(down_mbps, down_mbps, 1000, 3.0, 0.2)
+    phase = Phase(throughput, tuple([loaded] * 20))
+    return Measurement("http", "lab", tuple([idle] * 5), phase, phase)
+
+
+def test_bufferbloat_is_judged_against_idle_latency() -> None:
+    ctx = ProbeRunContext(
+        RunShared(config.parse("", "<t>"), RunOptions(), "en", time.monotonic() + 10),
+        "bandwidth",
+        BandwidthProbe.messages,
+    )
+    bloated = judge(ctx, fake(20.0, 620.0, 50.0))
+    assert codes(bloated) == ["bandwidth.bufferbloat"]
+    assert bloated.findings[0].data["added_ms"] == 600.0
+    assert "600 ms" in bloated.findings[0].message
+    assert bloated.metrics["responsiveness_rpm"] == pytest.approx(60000 / 620, rel=1e-3)
+    assert codes(judge(ctx, fake(20.0, 120.0, 50.0))) == []
+    assert codes(judge(ctx, fake(20.0, 620.0, 0.3))) == ["bandwidth.low", "bandwidth.bufferbloat"]
