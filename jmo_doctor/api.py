@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
+from jmo_doctor.environment import is_termux, platform_name
+
 if TYPE_CHECKING:
     import ssl
 
@@ -32,6 +34,8 @@ __all__ = [
     "ProbeResult",
     "RunOptions",
     "Status",
+    "is_termux",
+    "platform_name",
 ]
 
 ENTRY_POINT_GROUP = "jmo_doctor.probes"

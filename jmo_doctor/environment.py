@@ -9,22 +9,24 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def is_termux(environ: Mapping[str, str] | None = None) -> bool:
+def is_termux(environ: Mapping[str, str] | None = None, platform: str | None = None) -> bool:
+    """Whether we run in Termux (or on Android under another Python)."""
     env = os.environ if environ is None else environ
     return (
         "TERMUX_VERSION" in env
         or "com.termux" in env.get("PREFIX", "")
-        or sys.platform == "android"
+        or (sys.platform if platform is None else platform) == "android"
     )
 
 
-def platform_name(environ: Mapping[str, str] | None = None) -> str:
+def platform_name(environ: Mapping[str, str] | None = None, platform: str | None = None) -> str:
     """One of the report's platforms: linux | android-termux | macos | windows."""
-    if is_termux(environ):
+    platform = sys.platform if platform is None else platform
+    if is_termux(environ, platform):
         return "android-termux"
-    if sys.platform == "darwin":
+    if platform == "darwin":
         return "macos"
-    if sys.platform.startswith("win"):
+    if platform.startswith(("win", "cygwin")):
         return "windows"
     return "linux"
 

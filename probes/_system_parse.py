@@ -167,26 +167,6 @@ def proxy_variables(environ: Mapping[str, str]) -> list[str]:
     )
 
 
-def is_termux(environ: Mapping[str, str], platform: str) -> bool:
-    """Whether we run in Termux (or on Android under another Python)."""
-    return (
-        "TERMUX_VERSION" in environ
-        or "com.termux" in environ.get("PREFIX", "")
-        or platform == "android"
-    )
-
-
-def platform_name(environ: Mapping[str, str], platform: str) -> str:
-    """The report's platform name (SPEC §7): linux, android-termux, macos, windows."""
-    if is_termux(environ, platform):
-        return "android-termux"
-    if platform == "darwin":
-        return "macos"
-    if platform in ("win32", "cygwin"):
-        return "windows"
-    return "linux" if platform.startswith("linux") else platform
-
-
 def routable(address: str) -> bool:
     """An address that can carry traffic beyond the link (not loopback or link-local)."""
     try:

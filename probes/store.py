@@ -22,8 +22,15 @@ from urllib.parse import urlencode
 
 import httpx
 
-from jmo_doctor.api import BaseProbe, LocalText, Messages, ProbeContext, ProbeResult, Status
-from jmo_doctor.environment import is_termux
+from jmo_doctor.api import (
+    BaseProbe,
+    LocalText,
+    Messages,
+    ProbeContext,
+    ProbeResult,
+    Status,
+    is_termux,
+)
 from probes._appstore import ListingError, parse_lookup
 from probes._installed import Installed, discover
 from probes._net import budget

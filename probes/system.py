@@ -27,15 +27,15 @@ from jmo_doctor.api import (
     ProbeContext,
     ProbeResult,
     Status,
+    is_termux,
+    platform_name,
 )
 from probes._system_parse import (
     Interface,
     InterfaceScan,
     RouteScan,
     classify_vpn,
-    is_termux,
     link_state,
-    platform_name,
     proxy_variables,
 )
 from probes._system_scan import scan_interfaces, scan_routes

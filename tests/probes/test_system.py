@@ -19,13 +19,12 @@ from typing import Any
 
 import pytest
 
-from jmo_doctor.api import ProbeResult, Status
+from jmo_doctor.api import ProbeResult, Status, is_termux, platform_name
 from jmo_doctor.plugins import discover
 from jmo_doctor.runner import run_probes
 from probes import _system_parse, _system_scan, _termux
 from probes._system_parse import (
     classify_vpn,
-    is_termux,
     parse_ip_addr,
     parse_ip_link,
     parse_ip_route,
@@ -33,7 +32,6 @@ from probes._system_parse import (
     parse_proc_route,
     parse_route_get,
     parse_windows_route,
-    platform_name,
     proxy_variables,
     routable,
 )
