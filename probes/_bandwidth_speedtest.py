@@ -30,14 +30,9 @@ from urllib.parse import urlsplit
 import speedtest
 
 from jmo_doctor.api import ProbeContext
-from probes._bandwidth_http import (
-    Measurement,
-    Phase,
-    Throughput,
-    confirmed_bytes,
-    describe,
-    host_port,
-)
+from probes._bandwidth_http import Measurement, Phase, host_port
+from probes._bandwidth_meter import Throughput, describe
+from probes._bandwidth_upload import confirmed_bytes
 from probes._net import addresses_for, budget
 from probes._responsiveness import RttLog, idle_rtts, sample_while_running
 

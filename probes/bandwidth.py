@@ -25,14 +25,16 @@ from jmo_doctor.api import (
 )
 from probes import _bandwidth_http
 from probes._bandwidth_http import Measurement, Phase
+from probes._bandwidth_upload import UPLOAD_DRAIN_S
 from probes._net import budget
 from probes._responsiveness import Responsiveness, summarize
 
 if TYPE_CHECKING:
     from probes._bandwidth_speedtest import Endpoints
 
-#: Time a run needs besides the two phases: lookups, idle RTTs, connects, settling.
-SETUP_S = 1.5
+#: Time a run needs besides the two phases: lookups, idle RTTs, connects, settling, and
+#: the wait for the last upload requests' answers.
+SETUP_S = 1.5 + UPLOAD_DRAIN_S
 #: Below this many seconds per direction no figure is worth reporting.
 MIN_PHASE_S = 0.5
 

@@ -60,16 +60,9 @@ def bandwidth_of(doc: dict[str, Any]) -> dict[str, Any]:
 # figure vary by ±10 % (and a 3 s one by ±6 % at 10 Mbit/s): the default duration (8 s)
 # averages them out, as it does for users.
 SECONDS_PER_RATE = {1: 8.0, 10: 8.0, 50: 8.0}
-# Known gap: at 1 Mbit/s the 4-stream upload reads ~6 % under single-stream iperf3 (0.90
-# vs 0.96 Mbit/s, repeatable); download is within 2 %. Kept visible, not hidden.
-ONE_MBIT_UPLOAD_GAP = pytest.mark.xfail(
-    strict=False, reason="1 Mbit/s upload reads ~6 % low with 4 streams (known gap)"
-)
 
 
-@pytest.mark.parametrize(
-    "mbit", [pytest.param(1, marks=ONE_MBIT_UPLOAD_GAP), *sorted(SECONDS_PER_RATE)[1:]]
-)
+@pytest.mark.parametrize("mbit", sorted(SECONDS_PER_RATE))
 def test_shaped_rate_is_measured_as_iperf3_does(lab: Lab, servers: None, mbit: int) -> None:
     lab.set_rate(mbit)
     seconds = SECONDS_PER_RATE[mbit]
