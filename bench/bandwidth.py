@@ -14,8 +14,10 @@ leaves them. Needs root (else it says so and skips).
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,8 @@ from tests import bandwidth_server as server
 
 DURATION = 3.0
 STREAMS = 4
+#: Each tool measures each link this many times, interleaved; the medians are shown.
+REPEATS = 3
 RATES: tuple[float | None, ...] = (1.0, 10.0, 50.0, None)
 MINI = f"http://{server.LAB_IP}:{server.LAB_PORT}/"
 
@@ -111,6 +115,15 @@ def iperf3(lab: Any) -> Row:
     )
 
 
+def _median(rows: list[Row]) -> Row:
+    notes = sorted({row.note for row in rows if row.note})
+    return Row(
+        statistics.median(row.down for row in rows),
+        statistics.median(row.up for row in rows),
+        ",".join(notes),
+    )
+
+
 def _ratio(value: float, ref: float) -> str:
     return f"{value / ref:5.2f}" if ref > 0 else "  -  "
 
@@ -136,19 +149,26 @@ def run() -> dict[str, float]:
             server.start_iperf3(lab),
         ]
         try:
-            print(f"bandwidth: Mbit/s, ({{ratio to iperf3}}); {DURATION:g} s per direction")
+            print(
+                f"bandwidth: Mbit/s, ({{ratio to iperf3}}); {DURATION:g} s per direction; "
+                f"medians of {REPEATS} interleaved runs"
+            )
             usage: Usage | None = None
             for rate in RATES:
                 link = f"{rate:g} Mbit/s" if rate else "unshaped"
                 lab.set_rate(rate)
-                ref = iperf3(lab)
-                http, usage = ours_http(lab, "--only", "bandwidth")
-                rows = {
-                    "jmo-doctor http": http,
-                    "jmo-doctor speedtest": ours_speedtest(lab),
-                    "speedtest-cli --mini": speedtest_cli(lab),
-                    "iperf3 (1 stream)": ref,
-                }
+                runs: dict[str, list[Row]] = {}
+                for _ in range(REPEATS):  # interleaved, so drift on the host hits all alike
+                    http, usage = ours_http(lab, "--only", "bandwidth")
+                    for name, row in (
+                        ("jmo-doctor http", http),
+                        ("jmo-doctor speedtest", ours_speedtest(lab)),
+                        ("speedtest-cli --mini", speedtest_cli(lab)),
+                        ("iperf3 (1 stream)", iperf3(lab)),
+                    ):
+                        runs.setdefault(name, []).append(row)
+                rows = {name: _median(found) for name, found in runs.items()}
+                ref = rows["iperf3 (1 stream)"]
                 for name, row in rows.items():
                     _print_row(link, name, row, ref)
                     key = name.split()[-1] if name.startswith("jmo") else name.split()[0]
@@ -183,17 +203,20 @@ def _after_fast(lab: Any) -> None:
     """Upload on 10 Mbit/s right after an unshaped transfer, and after a pause."""
     lab.set_rate(10)
     ref = iperf3(lab)
-    measures = {
+    measures: dict[str, Callable[[], Row]] = {
         "jmo-doctor http": lambda: ours_http(lab, "--only", "bandwidth")[0],
         "speedtest-cli --mini": lambda: speedtest_cli(lab),
     }
     for name, measure in measures.items():
         for pause in (0.0, 5.0):
-            lab.set_rate(None)
-            measure()  # the fast transfer
-            time.sleep(pause)
-            lab.set_rate(10)
-            row = measure()
+            found = []
+            for _ in range(REPEATS):
+                lab.set_rate(None)
+                measure()  # the fast transfer
+                time.sleep(pause)
+                lab.set_rate(10)
+                found.append(measure())
+            row = _median(found)
             when = "right after fast" if not pause else f"{pause:g} s after fast"
             print(
                 f"bandwidth: 10 Mbit/s {when:>16}: {name:<22} up {row.up:6.2f} "
