@@ -75,7 +75,7 @@ def codes(result: ProbeResult) -> list[str]:
 
 def test_http_backend_measures_both_directions_and_latency(server: BandwidthServer) -> None:
     progress: list[tuple[float | None, str]] = []
-    result = run_probe(toml(server), progress=progress)
+    result = run_probe(toml(server, duration=2.0), progress=progress)
     assert result.status is Status.PASS, result.findings
     m = result.metrics
     assert m["download_mbps"] > 50 and m["upload_mbps"] > 50, m
@@ -83,7 +83,7 @@ def test_http_backend_measures_both_directions_and_latency(server: BandwidthServ
     # the ramp is excluded from the figure, the total keeps it
     assert result.details["download"]["ramp_s"] >= 0.2
     assert {"idle_rtt_ms", "loaded_rtt_ms", "responsiveness_rpm", "bufferbloat_ms"} <= set(m)
-    assert result.details["download"]["loaded_rtt_samples"] > 3
+    assert result.details["download"]["loaded_rtt_samples"] >= 5  # one per 0.2 s
     assert "Mbit/s" in result.summary and "RPM" in result.summary
     # a live bar: fractions rise to 1, notes carry the rate
     fractions = [f for f, _ in progress if f is not None]
