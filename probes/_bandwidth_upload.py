@@ -1,15 +1,16 @@
 """Upload half of the http bandwidth backend: only bytes the server confirmed count.
 
-- **Streaming (Linux and Android)**: each stream sends long chunked POSTs (3 s or
-  ``UPLOAD_MAX_BYTES`` each, the last one ending with the phase), so the pipe seldom
-  empties between requests. When a request's bytes arrived is read from the kernel
-  every bin: TCP_INFO's ``tcpi_bytes_acked`` counts what the server's TCP acknowledged
-  — never what was merely written to the socket. Those bytes only count once the server
-  has answered the request with a 2xx (and no more than the count it reports, if it reports one): an
-  acknowledgement from a middlebox alone proves nothing. TCP_NOTSENT_LOWAT keeps about
-  one bin's worth unsent in the socket and writes are as small, so a request ends soon
-  after its time is up even on a slow link (measured: four streams at 1 Mbit/s read
-  within 2–4 % of iperf3, where the requests below read 6 % low).
+- **Streaming (Linux and Android)**: each stream sends long chunked POSTs (a quarter of
+  the phase, at most 3 s or ``UPLOAD_MAX_BYTES`` each, the last one ending with the
+  phase), so the pipe seldom empties between requests. When a request's bytes arrived
+  is read from the kernel every bin: TCP_INFO's ``tcpi_bytes_acked`` counts what the
+  server's TCP acknowledged — never what was merely written to the socket. Those bytes
+  only count once the server has answered the request with a 2xx (and no more than the
+  count it reports, if it reports one): an acknowledgement from a middlebox alone proves
+  nothing. TCP_NOTSENT_LOWAT keeps about one bin's worth unsent in the socket and writes
+  are as small, so a request ends soon after its time is up even on a slow link
+  (measured: four streams at 1 Mbit/s read within 2–5 % of iperf3, where the requests
+  below read 6 % low).
 - **By requests (elsewhere)**: without TCP_INFO, a request's confirmed bytes are spread
   over the time it took. Request sizes adapt (doubling, like slow start, then ~250 ms
   worth of data each) so the unconfirmed tail is short. Its known limit: each request
@@ -52,9 +53,11 @@ UPLOAD_MIN_BYTES = 16 * 1024
 #: Also the largest streaming request: Cloudflare refuses bodies over 100 MB.
 UPLOAD_MAX_BYTES = 64 * 1024 * 1024
 UPLOAD_REQUEST_S = 0.25
-#: A streaming request ends after this long: what it carried is confirmed in parts, so a
-#: server that is slow to answer the last one costs only the last part.
-UPLOAD_STREAM_REQUEST_S = 3.0
+#: A streaming request lasts a quarter of the phase (within these bounds): what a stream
+#: carried is confirmed in parts, so a last answer that comes too late — a stream in
+#: retransmission backoff on a slow link — costs only the last part (the window ends
+#: before it) instead of that stream's whole share.
+UPLOAD_STREAM_REQUEST_S = (0.5, 3.0)
 #: How long after the phase the last streaming requests may take to be confirmed.
 UPLOAD_DRAIN_S = 1.5
 CHUNK = 64 * 1024
@@ -267,11 +270,13 @@ async def _streaming(
     await asyncio.sleep(index * STAGGER_S)
     acks = _Acks()
     latest: float | None = None
+    shortest, longest = UPLOAD_STREAM_REQUEST_S
+    request_s = min(longest, max(shortest, (end - done.meter.start) / 4))
     try:
         async with new_client() as client:
             while (began := time.monotonic()) < end:
                 request = _Request(done.meter.start)
-                request_end = min(end, began + UPLOAD_STREAM_REQUEST_S)
+                request_end = min(end, began + request_s)
                 sampler = asyncio.ensure_future(_sample_every_bin(request, acks, live))
                 try:
                     response = await client.post(
