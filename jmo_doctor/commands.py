@@ -252,8 +252,9 @@ def _emit(
             raise UserError(f"cannot write {output}: {error.strerror or error}") from None
         lang = doc["run"]["lang"]
         summary = text.plain([text.verdict_line(doc, lang)]).strip()
-        click.echo(summary, err=True)
+        # the verdict stays the last line on the screen
         click.echo(label("saved", lang).format(path=output), err=True)
+        click.echo(summary, err=True)
     elif output_format == "text" and _colour(sys.stdout):
         text.print_rich(lines, sys.stdout)
     else:
@@ -267,16 +268,17 @@ def probes(lang: str | None) -> int:
     """List every probe found (built-in and plug-ins)."""
     from jmo_doctor import plugins
     from jmo_doctor.i18n import pick
+    from jmo_doctor.report.labels import label
 
     lang = _resolve_lang(lang)
     discovery = plugins.discover()
     for warning in discovery.warnings:
         click.echo(f"jmo-doctor: warning: {warning}", err=True)
     width = max((len(p.id) for p in discovery.probes), default=4)
-    builtin = "bawaan" if lang == "id" else "built-in"
+    builtin = label("builtin", lang)
     for probe in discovery.probes:
         origin = builtin if probe.builtin else f"plug-in: {probe.source}"
-        slow = " (--quick: skip)" if probe.slow else ""
+        slow = f" ({label('skipped_by_quick', lang)})" if probe.slow else ""
         click.echo(f"{probe.id.ljust(width)}  {pick(probe.title, lang)}{slow}  [{origin}]")
     return ExitStatus.OK
 

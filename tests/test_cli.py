@@ -98,8 +98,12 @@ def test_causes_lists_all_and_explains_one(capsys: pytest.CaptureFixture[str]) -
 
 def test_probes_lists_builtins(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(["probes"]) == 0
-    ids = {line.split()[0] for line in capsys.readouterr().out.splitlines()}
-    assert {"system", "kpj"} <= ids
+    lines = capsys.readouterr().out.splitlines()
+    assert {"system", "kpj"} <= {line.split()[0] for line in lines}
+    bandwidth = next(line for line in lines if line.startswith("bandwidth"))
+    assert "(dilewati oleh --quick)" in bandwidth and bandwidth.endswith("[bawaan]")
+    assert run_cli(["probes", "--lang", "en"]) == 0
+    assert "(skipped by --quick)  [built-in]" in capsys.readouterr().out
 
 
 def test_json_report_validates_and_hides_the_kpj(
@@ -132,7 +136,8 @@ def test_json_report_validates_and_hides_the_kpj(
     assert "901" in text
     assert [c["id"] for c in report["causes"][:2]] == ["kpj_not_linked", "membership_data"]
     err = capsys.readouterr().err
-    assert str(out) in err  # where the report went
+    assert str(out) in err  # where the report went, then the verdict as the last line
+    assert err.rstrip().splitlines()[-1].startswith("Kesimpulan: OK")
     assert run_cli(["report", "show", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "Tambah Kartu Peserta" in shown

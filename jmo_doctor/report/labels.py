@@ -34,6 +34,8 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Follow the steps above.",
     },
     "saved": {"id": "Laporan disimpan ke {path}", "en": "Report saved to {path}"},
+    "builtin": {"id": "bawaan", "en": "built-in"},
+    "skipped_by_quick": {"id": "dilewati oleh --quick", "en": "skipped by --quick"},
     "no_causes": {
         "id": "Pemeriksaan tidak dapat diselesaikan; tidak ada kesimpulan.",
         "en": "The checks could not be completed; no verdict.",
