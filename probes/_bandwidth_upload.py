@@ -146,7 +146,12 @@ async def upload(
     done = Confirmations(Meter(start))
     live = Meter(start)  # acknowledged bytes, confirmed or not: only for the live display
     streaming = acks_readable()
-    stream = _streaming if streaming else _by_requests
+    request_s = min(UPLOAD_STREAM_REQUEST_S[1], max(UPLOAD_STREAM_REQUEST_S[0], duration / 4))
+
+    def sender() -> _Sender:
+        if streaming:
+            return _StreamingSender(url, end, done.meter, live, request_s)
+        return _RequestSender(url, end, done.meter)
 
     def tick(now: float) -> None:
         shown = live if streaming else done.meter
@@ -154,39 +159,67 @@ async def upload(
 
     stop = end + UPLOAD_DRAIN_S if streaming else end
     await run_streams(
-        [stream(i, new_client, url, end, done, live) for i in range(streams)], stop, tick
+        [_stream(i, new_client, end, done, sender()) for i in range(streams)], stop, tick
     )
     return analyse(done.meter, done.window_end(end)), done.errors
 
 
-async def _by_requests(
+class _Refused(Exception):
+    """The server answered an upload with something else than 2xx."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+
+
+class _Sender(Protocol):
+    async def send(self, client: httpx.AsyncClient) -> float:
+        """Send one request; add what the server confirmed to the meter and return the
+        time its confirmed data reaches. Raises ``_Refused`` or ``httpx.HTTPError``."""
+        ...
+
+
+async def _stream(
     index: int,
     new_client: Callable[[], httpx.AsyncClient],
-    url: str,
     end: float,
     done: Confirmations,
-    live: Meter,
+    sender: _Sender,
 ) -> None:
+    """One upload stream: requests until the phase ends, on a connection of its own."""
     await asyncio.sleep(index * STAGGER_S)
-    size = UPLOAD_MIN_BYTES
     latest: float | None = None
     try:
         async with new_client() as client:
-            while (began := time.monotonic()) < end:
-                headers = {**_HEADERS, "Content-Length": str(size)}
-                response = await client.post(url, content=_sized_body(size), headers=headers)
-                answered = time.monotonic()
-                if not 200 <= response.status_code < 300:
-                    done.errors.append(f"HTTP {response.status_code}")
-                    return
-                done.meter.add_span(began, answered, confirmed_bytes(response.content, size))
-                latest = answered
-                size = next_upload_size(size, answered - began, end - answered)
-    except httpx.HTTPError as error:
-        done.errors.append(describe(error))
+            while time.monotonic() < end:
+                latest = await sender.send(client)
+    except (_Refused, httpx.HTTPError) as error:
+        done.errors.append(str(error) if isinstance(error, _Refused) else describe(error))
     finally:  # also when cancelled at the end of the phase
         if latest is not None:
             done.ends.append(latest)
+
+
+def _check(response: httpx.Response) -> None:
+    if not 200 <= response.status_code < 300:
+        raise _Refused(response.status_code)
+
+
+class _RequestSender:
+    """Requests of a known size; their confirmed bytes spread over the time each took."""
+
+    def __init__(self, url: str, end: float, meter: Meter) -> None:
+        self.url, self.end, self.meter = url, end, meter
+        self.size = UPLOAD_MIN_BYTES
+
+    async def send(self, client: httpx.AsyncClient) -> float:
+        began = time.monotonic()
+        headers = {**_HEADERS, "Content-Length": str(self.size)}
+        response = await client.post(self.url, content=_sized_body(self.size), headers=headers)
+        answered = time.monotonic()
+        _check(response)
+        self.meter.add_span(began, answered, confirmed_bytes(response.content, self.size))
+        self.size = next_upload_size(self.size, answered - began, self.end - answered)
+        return answered
 
 
 class _Acks:
@@ -221,18 +254,17 @@ class _Acks:
             self._pace()
         return new
 
-    def write_size(self) -> int:
-        """About one bin's worth of data: a write must not outlast the phase by much."""
-        return int(min(CHUNK, max(_MIN_WRITE, self.rate * BIN_S)))
+    def bin_bytes(self, cap: int) -> int:
+        """About one bin's worth at the recent rate, at least ``_MIN_WRITE``."""
+        return int(min(cap, max(_MIN_WRITE, self.rate * BIN_S)))
 
     def _pace(self) -> None:
         """Keep about one bin's worth unsent in the kernel: a full pipe on a fast link,
         a short drain on a slow one (the default lets megabytes wait)."""
-        if self.sock is None:
-            return
-        lowat = int(min(_MAX_LOWAT, max(_MIN_WRITE, self.rate * BIN_S)))
-        with contextlib.suppress(OSError):
-            self.sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, lowat)
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                lowat = self.bin_bytes(_MAX_LOWAT)
+                self.sock.setsockopt(socket.IPPROTO_TCP, _TCP_NOTSENT_LOWAT, lowat)
 
 
 class _Request:
@@ -253,57 +285,44 @@ class _Request:
             self.last_ack = now
 
     async def body(self, end: float, acks: _Acks) -> AsyncIterator[bytes]:
+        # writes of about one bin: a write must not outlast the request by much
         while time.monotonic() < end and self.sent < UPLOAD_MAX_BYTES:
-            size = acks.write_size()
+            size = acks.bin_bytes(CHUNK)
             yield _ZEROS[:size]
             self.sent += size
 
 
-async def _streaming(
-    index: int,
-    new_client: Callable[[], httpx.AsyncClient],
-    url: str,
-    end: float,
-    done: Confirmations,
-    live: Meter,
-) -> None:
-    await asyncio.sleep(index * STAGGER_S)
-    acks = _Acks()
-    latest: float | None = None
-    shortest, longest = UPLOAD_STREAM_REQUEST_S
-    request_s = min(longest, max(shortest, (end - done.meter.start) / 4))
-    try:
-        async with new_client() as client:
-            while (began := time.monotonic()) < end:
-                request = _Request(done.meter.start)
-                request_end = min(end, began + request_s)
-                sampler = asyncio.ensure_future(_sample_every_bin(request, acks, live))
-                try:
-                    response = await client.post(
-                        url,
-                        content=request.body(request_end, acks),
-                        headers=_HEADERS,
-                        extensions={"trace": acks.trace},
-                    )
-                finally:
-                    sampler.cancel()
-                request.sample(acks, live)  # up to the answer
-                if not 200 <= response.status_code < 300:
-                    done.errors.append(f"HTTP {response.status_code}")
-                    return
-                confirmed = confirmed_bytes(response.content, request.sent)
-                answered = time.monotonic()
-                if request.total:  # acks include headers and TLS: scaled to the confirmed
-                    done.meter.absorb(request.acked, min(1.0, confirmed / request.total))
-                    latest = request.last_ack
-                else:  # the kernel said nothing after all: spread over the request
-                    done.meter.add_span(began, answered, confirmed)
-                    latest = answered
-    except httpx.HTTPError as error:
-        done.errors.append(describe(error))
-    finally:  # also when cancelled after the drain time
-        if latest is not None:
-            done.ends.append(latest)
+class _StreamingSender:
+    """Long chunked requests timed by the connection's acknowledgements."""
+
+    def __init__(self, url: str, end: float, meter: Meter, live: Meter, request_s: float) -> None:
+        self.url, self.end, self.meter, self.live = url, end, meter, live
+        self.request_s = request_s
+        self.acks = _Acks()
+
+    async def send(self, client: httpx.AsyncClient) -> float:
+        began = time.monotonic()
+        request = _Request(self.meter.start)
+        sampler = asyncio.ensure_future(_sample_every_bin(request, self.acks, self.live))
+        try:
+            response = await client.post(
+                self.url,
+                content=request.body(min(self.end, began + self.request_s), self.acks),
+                headers=_HEADERS,
+                extensions={"trace": self.acks.trace},
+            )
+        finally:
+            sampler.cancel()
+        request.sample(self.acks, self.live)  # up to the answer
+        _check(response)
+        confirmed = confirmed_bytes(response.content, request.sent)
+        if request.total and request.last_ack is not None:
+            # acks include headers and TLS: scaled to what the server confirmed
+            self.meter.absorb(request.acked, min(1.0, confirmed / request.total))
+            return request.last_ack
+        answered = time.monotonic()  # the kernel said nothing after all: spread it
+        self.meter.add_span(began, answered, confirmed)
+        return answered
 
 
 async def _sample_every_bin(request: _Request, acks: _Acks, live: Meter) -> None:
