@@ -9,11 +9,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from jmo_doctor.errors import UserError
 from jmo_doctor.exitcodes import ExitStatus
 
-
-class UserError(Exception):
-    """Bad input from the person: printed as one line, exit code 3."""
+__all__ = ["UserError", "main", "run_cli"]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -30,8 +29,6 @@ def run_cli(args: list[str]) -> int:
     import click
 
     from jmo_doctor.commands import cli
-    from jmo_doctor.config import ConfigError
-    from jmo_doctor.report.document import ReportFileError
 
     try:
         result = cli.main(args=args, prog_name="jmo-doctor", standalone_mode=False)
@@ -47,7 +44,7 @@ def run_cli(args: list[str]) -> int:
             hint = f" (see: {error.ctx.command_path} --help)"
         _error(f"{error.format_message()}{hint}")
         return ExitStatus.UNKNOWN
-    except (ConfigError, ReportFileError, UserError) as error:
+    except UserError as error:  # config, report file, lock, history, schedule errors
         _error(str(error))
         return ExitStatus.UNKNOWN
     except click.exceptions.Abort:
@@ -73,4 +70,6 @@ def run_cli(args: list[str]) -> int:
 
 
 def _error(message: str) -> None:
-    print(f"jmo-doctor: error: {message}", file=sys.stderr)
+    from jmo_doctor.safetext import printable  # arguments and file contents are echoed
+
+    print(f"jmo-doctor: error: {printable(message)}", file=sys.stderr)

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from jmo_doctor.errors import UserError
 from jmo_doctor.i18n import LANGUAGES
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """A config problem, worded for the person who wrote the file."""
 
 

@@ -19,12 +19,13 @@ from jmo_doctor import __version__
 from jmo_doctor.api import ProbeResult
 from jmo_doctor.config import Target
 from jmo_doctor.diagnosis import Diagnosis
+from jmo_doctor.errors import UserError
 
 SCHEMA_VERSION = 1
 Document = dict[str, Any]
 
 
-class ReportFileError(Exception):
+class ReportFileError(UserError):
     """A saved report that cannot be shown, worded for the person who gave it."""
 
 
