@@ -1,0 +1,1 @@
+"""Hostile input, files, servers and signals (issue 9): table-driven, one file per class."""
