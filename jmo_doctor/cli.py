@@ -42,17 +42,11 @@ def run_cli(args: list[str]) -> int:
         hint = ""
         if isinstance(error, click.UsageError) and error.ctx is not None:
             hint = f" (see: {error.ctx.command_path} --help)"
-        _error(f"{error.format_message()}{hint}")
-        return ExitStatus.UNKNOWN
+        return _fail(args, f"{error.format_message()}{hint}")
     except UserError as error:  # config, report file, lock, history, schedule errors
-        _error(str(error))
-        return ExitStatus.UNKNOWN
-    except click.exceptions.Abort:
-        _error("interrupted")
-        return ExitStatus.UNKNOWN
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return ExitStatus.UNKNOWN
+        return _fail(args, str(error), report_written=error.report_written)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        return _fail(args, "interrupted")
     except BrokenPipeError:
         # the reader went away (e.g. `| head`); silence the flush at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -61,15 +55,21 @@ def run_cli(args: list[str]) -> int:
     except Exception as error:  # the last line of defence: a clear line, not a traceback
         if os.environ.get("JMO_DOCTOR_DEBUG"):
             raise
-        _error(
+        return _fail(
+            args,
             f"internal error: {type(error).__name__}: {error} — please report it "
-            "(set JMO_DOCTOR_DEBUG=1 for the traceback)"
+            "(set JMO_DOCTOR_DEBUG=1 for the traceback)",
         )
-        return ExitStatus.UNKNOWN
     return int(result) if isinstance(result, int) else ExitStatus.OK
 
 
-def _error(message: str) -> None:
+def _fail(args: Sequence[str], message: str, *, report_written: bool = False) -> int:
+    """Exit 3: one error line; a monitor's format still says UNKNOWN (SPEC §3)."""
     from jmo_doctor.safetext import printable  # arguments and file contents are echoed
 
     print(f"jmo-doctor: error: {printable(message)}", file=sys.stderr)
+    if not report_written:
+        from jmo_doctor.report import unknown
+
+        unknown.answer_monitor(args, message)
+    return ExitStatus.UNKNOWN

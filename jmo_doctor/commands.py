@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from jmo_doctor import __version__
+from jmo_doctor.errors import UserError
 from jmo_doctor.exitcodes import ExitStatus
 from jmo_doctor.i18n import LANGUAGES
 
@@ -52,6 +53,13 @@ def cli() -> None:
     """Finds out why the JHT balance does not show in the JMO app, and says how to fix it."""
 
 
+def _finite_timeout(_ctx: Any, _param: Any, value: float | None) -> float | None:
+    # click's FloatRange lets nan through (every comparison with nan is false)
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter("must be a finite number of seconds")
+    return value
+
+
 @cli.command()
 @click.option("--config", "config_path", metavar="PATH", help="Config file (TOML).")
 @click.option("--format", "output_format", type=click.Choice(RUN_FORMATS), default="text")
@@ -64,6 +72,7 @@ def cli() -> None:
     "--timeout",
     type=click.FloatRange(min=0, min_open=True, max=3600),
     default=None,
+    callback=_finite_timeout,
     metavar="SECONDS",
     help="Hard deadline for the whole run (default from config: 30).",
 )
@@ -98,10 +107,14 @@ def run(
     """Run the checks and print the diagnosis with the fix."""
     started = time.monotonic()
     from jmo_doctor import config as config_module
-    from jmo_doctor import plugins, session
+    from jmo_doctor import interrupt, plugins, session
     from jmo_doctor.api import RunOptions
-    from jmo_doctor.cli import UserError
+    from jmo_doctor.notify import url_problem
 
+    for url, what in ((webhook, "webhook"), (ping_url, "ping")):
+        problem = url and url_problem(url, what)
+        if problem:  # said now, not after a whole run
+            raise UserError(problem)
     config = config_module.load(config_path)
     lang = lang or config.lang
     discovery = plugins.discover()
@@ -119,39 +132,90 @@ def run(
         verbose=verbose,
         redact=not no_redact,
     )
-    run_timeout = timeout if timeout is not None else config.timeout
-    show_live = output_format == "text" and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
-    kwargs: dict[str, Any] = {
-        "started": started,
-        "timeout": run_timeout,
-        "warnings": discovery.warnings,
-    }
+    budget = RunBudget(started, timeout if timeout is not None else config.timeout)
     from jmo_doctor import paths
 
     home = paths.data_home()
-    with _one_run_at_a_time(home):
-        pinger = _ping_start(ping_url)
-        if show_live:
-            from jmo_doctor.report.live import LiveProgress
-
-            with LiveProgress(selection.chosen, lang, sys.stderr) as tick:
-                outcome = session.execute(config, options, lang, selection, on_tick=tick, **kwargs)
-        else:
-            outcome = session.execute(config, options, lang, selection, **kwargs)
+    with _one_run_at_a_time(home), interrupt.stop_on_signals() as stop:
+        courier = budget.courier() if (notify or webhook or ping_url) else None
+        if courier is not None and ping_url:
+            courier.send("ping /start", lambda: _ping(ping_url, "start", courier))
+        outcome = _measure(
+            config, options, lang, selection, budget, discovery.warnings, stop,
+            live=output_format == "text", sends_messages=courier is not None,
+        )  # fmt: skip
         doc = outcome.document
-        previous = _record(outcome.redacted, home, config, enabled=not no_history)
+        previous = _record(outcome.redacted, home, config, budget, history=not no_history)
         try:
             _emit(doc, output_format, output, verbose, config)
         finally:
-            _after_run(outcome.redacted, previous, notify, webhook, ping_url, pinger)
+            if courier is not None:
+                _deliver(courier, outcome.redacted, previous, notify, webhook, ping_url)
     return int(doc["exit_code"])
+
+
+class RunBudget:
+    """The run's deadline (SPEC §3: never longer than ``--timeout`` + 1 s), shared out.
+
+    Probes get the timeout; what must happen after them — history, printing, the
+    webhook and pings — gets the rest of the extra second, and when messages are to be
+    sent, a slice of the timeout kept back for them (a dead network must not leave the
+    monitoring service without its ping).
+    """
+
+    #: Part of the extra second kept for the process to print and exit.
+    EXIT_MARGIN_S = 0.15
+
+    def __init__(self, started: float, timeout: float) -> None:
+        self.started = started
+        self.timeout = timeout
+        self.hard_end = started + timeout + 1.0 - self.EXIT_MARGIN_S
+
+    def probe_timeout(self, sends_messages: bool) -> float:
+        kept = min(3.0, 0.2 * self.timeout) if sends_messages else 0.0
+        return max(0.05, self.timeout - kept)
+
+    def left(self) -> float:
+        return max(0.0, self.hard_end - time.monotonic())
+
+    def courier(self) -> Any:
+        from jmo_doctor.notify import Courier
+
+        return Courier(self.hard_end)
+
+
+def _measure(
+    config: Any,
+    options: Any,
+    lang: str,
+    selection: Any,
+    budget: RunBudget,
+    warnings: Sequence[str],
+    stop: Any,
+    *,
+    live: bool,
+    sends_messages: bool,
+) -> Any:
+    from jmo_doctor import session
+
+    kwargs: dict[str, Any] = {
+        "started": budget.started,
+        "timeout": budget.probe_timeout(sends_messages),
+        "warnings": warnings,
+        "stop": stop,
+    }
+    if live and sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+        from jmo_doctor.report.live import LiveProgress
+
+        with LiveProgress(selection.chosen, lang, sys.stderr) as tick:
+            return session.execute(config, options, lang, selection, on_tick=tick, **kwargs)
+    return session.execute(config, options, lang, selection, **kwargs)
 
 
 @contextlib.contextmanager
 def _one_run_at_a_time(home: Any) -> Iterator[None]:
     """A second concurrent run exits 3; an unusable data dir only costs the lock."""
     from jmo_doctor import lock
-    from jmo_doctor.cli import UserError
 
     try:
         with lock.acquire(home):
@@ -163,58 +227,76 @@ def _one_run_at_a_time(home: Any) -> Iterator[None]:
         yield
 
 
-def _record(redacted: dict[str, Any], home: Any, config: Any, *, enabled: bool) -> str | None:
-    """Store the run in the history; returns the previous run's status (for --notify)."""
-    from jmo_doctor import history
+def _record(
+    redacted: dict[str, Any], home: Any, config: Any, budget: RunBudget, *, history: bool
+) -> str | None:
+    """Store the run in the history; returns the previous run's status (for --notify).
 
-    previous = history.last_status(home)
-    if enabled:
-        settings = history.HistoryConfig(
-            retention_days=config.history.retention_days, max_runs=config.history.max_runs
-        )
-        bpjs = {t.name for t in config.targets if t.role == "bpjs"}
-        saved = history.record(redacted, home, settings, bpjs=bpjs)
-        if saved.message:
-            click.echo(f"jmo-doctor: {saved.message}", err=True)
+    Never costs the report: a locked, damaged or full history only says so.
+    """
+    from jmo_doctor import history as store
+    from jmo_doctor import notify
+
+    if not history:
+        # nothing recorded to compare with: --notify keeps its own one-word memory
+        return notify.remember_status(home, str(redacted["status"]))
+    previous = store.last_status(home)
+    settings = store.HistoryConfig(
+        retention_days=config.history.retention_days, max_runs=config.history.max_runs
+    )
+    bpjs = {t.name for t in config.targets if t.role == "bpjs"}
+    saved = store.record(redacted, home, settings, bpjs=bpjs)
+    if saved.message:
+        click.echo(f"jmo-doctor: {saved.message}", err=True)
     return previous
 
 
-def _ping_start(url: str | None) -> threading.Thread | None:
-    """Ping /start in the background: a slow monitoring service must not eat the deadline."""
-    if not url:
-        return None
+def _ping(
+    url: str, phase: str, courier: Any, exit_code: int | None = None, summary: str = ""
+) -> Any:
     from jmo_doctor import notify
 
-    thread = threading.Thread(target=notify.ping, args=(url, "start"), daemon=True)
-    thread.start()
-    return thread
+    return notify.ping(
+        url,
+        phase,
+        exit_code,
+        summary,
+        timeout=max(0.1, min(5.0, courier.time_left())),
+        sleep=courier.sleep,
+    )
 
 
-def _after_run(
+def _deliver(
+    courier: Any,
     redacted: dict[str, Any],
     previous: str | None,
     notify_change: bool,
     webhook: str | None,
     ping_url: str | None,
-    pinger: threading.Thread | None,
 ) -> None:
+    """Queue the run's messages behind the start ping, wait until the deadline at most."""
     from jmo_doctor import notify
     from jmo_doctor.report import text
 
     if notify_change:
-        notify.notify_change(previous, redacted)
+        courier.send("notification", lambda: notify.notify_change(previous, redacted))
     if webhook:
-        delivery = notify.post_webhook(webhook, redacted)
-        if not delivery.ok:
-            click.echo(f"jmo-doctor: warning: {delivery.message}", err=True)
+        courier.send(
+            "webhook",
+            lambda: notify.post_webhook(
+                webhook,
+                redacted,
+                timeout=max(0.1, min(5.0, courier.time_left())),
+                sleep=courier.sleep,
+            ),
+        )
     if ping_url:
-        if pinger is not None:
-            pinger.join(timeout=5)
         lang = redacted["run"]["lang"]
         summary = text.plain([text.verdict_line(redacted, lang)]).strip()
-        delivery = notify.ping(ping_url, "finish", int(redacted["exit_code"]), summary)
-        if not delivery.ok:
-            click.echo(f"jmo-doctor: warning: {delivery.message}", err=True)
+        code = int(redacted["exit_code"])
+        courier.send("ping", lambda: _ping(ping_url, "finish", courier, code, summary))
+    for warning in courier.finish():
+        click.echo(f"jmo-doctor: warning: {warning}", err=True)
 
 
 def _emit(
@@ -245,11 +327,11 @@ def _emit(
         try:
             write_atomic(output, rendered)
         except OSError as error:
-            from jmo_doctor.cli import UserError
-
             # the report is not lost: it goes to stdout instead
             sys.stdout.write(rendered)
-            raise UserError(f"cannot write {output}: {error.strerror or error}") from None
+            raise UserError(
+                f"cannot write {output}: {error.strerror or error}", report_written=True
+            ) from None
         lang = doc["run"]["lang"]
         summary = text.plain([text.verdict_line(doc, lang)]).strip()
         # the verdict stays the last line on the screen
@@ -289,7 +371,6 @@ def probes(lang: str | None) -> int:
 def causes(cause_id: str | None, lang: str | None) -> int:
     """List the causes, or explain one with its fix."""
     from jmo_doctor import catalogue
-    from jmo_doctor.cli import UserError
     from jmo_doctor.report.labels import label
 
     lang = _resolve_lang(lang)
@@ -357,7 +438,6 @@ def history(limit: int, since: str | None, output_format: str, lang: str | None)
     """Show the stored runs with their status, first cause and trends."""
     from jmo_doctor import history as store
     from jmo_doctor import paths
-    from jmo_doctor.cli import UserError
 
     lang = _resolve_lang(lang)
     try:
@@ -383,7 +463,6 @@ def schedule() -> None:
 def schedule_install(every: str, run_args: tuple[str, ...]) -> int:
     """Schedule `jmo-doctor run [RUN_ARGS]` every DURATION (e.g. 15m, 1h)."""
     from jmo_doctor import schedule as scheduler
-    from jmo_doctor.cli import UserError
 
     args = list(run_args[1:] if run_args[:1] == ("run",) else run_args)
     try:
@@ -397,7 +476,6 @@ def schedule_install(every: str, run_args: tuple[str, ...]) -> int:
 def schedule_remove() -> int:
     """Remove the schedule (the rest of the crontab is left as it is)."""
     from jmo_doctor import schedule as scheduler
-    from jmo_doctor.cli import UserError
 
     try:
         click.echo(scheduler.remove())
@@ -410,7 +488,6 @@ def schedule_remove() -> int:
 def schedule_status() -> int:
     """Say whether a schedule is installed, and what it runs."""
     from jmo_doctor import schedule as scheduler
-    from jmo_doctor.cli import UserError
 
     try:
         click.echo(scheduler.status().message)

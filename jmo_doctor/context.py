@@ -34,12 +34,15 @@ class RunShared:
         lang: str,
         deadline: float,
         progress: ProgressSink | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.config = config
         self.options = options
         self.lang = lang
         self.deadline = deadline
         self.progress_sink = progress
+        #: Set by a signal (SIGINT, SIGTERM, SIGHUP): the run ends as at its deadline.
+        self.stop = stop if stop is not None else threading.Event()
         self._memo: dict[str, asyncio.Future[Any]] = {}
         # getaddrinfo's own duration, timed in its thread: free of thread start-up and
         # event-loop hops, so it compares with `dig` run on its own

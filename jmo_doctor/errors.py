@@ -10,3 +10,9 @@ from __future__ import annotations
 
 class UserError(Exception):
     """Bad input, a file or a state the person can fix: one clear line, exit code 3."""
+
+    def __init__(self, message: str, *, report_written: bool = False) -> None:
+        super().__init__(message)
+        #: The run's own report already went out (e.g. to stdout when --output failed),
+        #: so no "unknown" report may follow it.
+        self.report_written = report_written

@@ -7,6 +7,7 @@ Messages never repeat a webhook or ping URL: those usually carry a secret token.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -253,3 +255,114 @@ def ping(
         verify=verify,
         sleep=sleep,
     )
+
+
+# --- what happens around a run, inside its deadline ---------------------------------------
+
+
+def url_problem(url: str, what: str) -> str | None:
+    """Why ``url`` cannot be a webhook or ping URL, or None: checked before the run."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return f"the {what} URL contains spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as error:
+        return f"the {what} URL is not usable: {error}"
+    if parts.scheme not in ("http", "https"):
+        return f"the {what} URL must start with http:// or https://"
+    if not parts.hostname:
+        return f"the {what} URL has no host name"
+    return None
+
+
+class Courier:
+    """Sends the run's messages one after another on a background thread.
+
+    One thread, in order: the healthchecks finish ping can never overtake a slow start
+    ping. The run waits for the courier only until its deadline (SPEC §3: a run never
+    outlasts ``--timeout`` + 1 s); a delivery still under way then is abandoned and said.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        import queue
+        import threading
+
+        self.deadline = deadline
+        self._jobs: queue.SimpleQueue[tuple[str, Callable[[], Delivery | None]] | None]
+        self._jobs = queue.SimpleQueue()
+        self._queued: list[str] = []
+        self._done: list[Delivery | None] = []
+        self._thread = threading.Thread(target=self._work, name="jmo-doctor-courier", daemon=True)
+        self._thread.start()
+
+    def time_left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def sleep(self, seconds: float) -> None:
+        """A retry's backoff never sleeps past the deadline."""
+        time.sleep(min(seconds, self.time_left()))
+
+    def send(self, name: str, job: Callable[[], Delivery | None]) -> None:
+        self._queued.append(name)
+        self._jobs.put((name, job))
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            name, job = item
+            if self.time_left() <= 0:
+                self._done.append(
+                    Delivery(False, name, f"{name}: no time left before the deadline")
+                )
+                continue
+            try:
+                self._done.append(job())
+            except Exception as error:  # a delivery never takes the run down
+                self._done.append(Delivery(False, name, f"{name}: {error}"))
+
+    def finish(self) -> list[str]:
+        """Wait until everything is sent or the deadline; the warnings to print."""
+        self._jobs.put(None)
+        self._thread.join(self.time_left())
+        done = list(self._done)  # the thread may still append: read it once
+        warnings = [d.message for d in done if d is not None and not d.ok]
+        pending = self._queued[len(done) :]
+        if pending:
+            warnings.append(f"not sent before the run's deadline: {', '.join(pending)}")
+        return warnings
+
+
+# --- --notify without a history: a one-word memory ----------------------------------------
+
+#: The last status, for ``--notify --no-history``: with no history to compare with, every
+#: run would otherwise alert again about the same change.
+STATUS_FILE = "notify-status"
+_STATUSES = ("ok", "warning", "critical", "unknown")
+
+
+def remember_status(home: Path, status: str) -> str | None:
+    """Store ``status``; return the one stored before (None if none or unreadable)."""
+    from jmo_doctor.fileio import write_atomic
+    from jmo_doctor.paths import ensure
+
+    path = home / STATUS_FILE
+    previous = _read_status(path)
+    with contextlib.suppress(OSError):  # a full or read-only disk costs only the memory
+        ensure(home)
+        write_atomic(str(path), status + "\n")
+    return previous
+
+
+def _read_status(path: Path) -> str | None:
+    try:
+        fd = os.open(
+            path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        )
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as stream:
+            word = stream.read(32).decode("ascii", errors="replace").strip()
+    except OSError:  # a directory or a device planted there
+        return None
+    return word if word in _STATUSES else None

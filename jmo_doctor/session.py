@@ -15,8 +15,10 @@ from jmo_doctor.api import ProbeResult, RunOptions
 from jmo_doctor.config import Config
 from jmo_doctor.context import RunShared
 from jmo_doctor.diagnosis import diagnose
+from jmo_doctor.interrupt import StopRequest
 from jmo_doctor.plugins import LoadedProbe
 from jmo_doctor.report import document
+from jmo_doctor.report.labels import label
 from jmo_doctor.report.redact import Redactor
 from jmo_doctor.runner import Board, run_probes, skipped_result
 
@@ -78,14 +80,22 @@ def execute(
     timeout: float,
     warnings: Sequence[str] = (),
     on_tick: Callable[[Board], None] | None = None,
+    stop: StopRequest | None = None,
 ) -> RunOutcome:
-    """Run the probes and build the report document."""
+    """Run the probes and build the report document.
+
+    ``stop``, set by a signal, ends the probes as the deadline would: what was measured
+    still becomes the report, which says it was interrupted.
+    """
     started_at = document.now()
-    shared = RunShared(config, options, lang, deadline=started + timeout)
+    stop = stop if stop is not None else StopRequest()
+    shared = RunShared(config, options, lang, deadline=started + timeout, stop=stop.event)
     results_by_id = {r.id: r for r in run_probes(selection.to_run, shared, on_tick=on_tick)}
     for probe_id, reason in selection.skipped.items():
         results_by_id[probe_id] = skipped_result(probe_id, lang, reason)
     results = [results_by_id[p.id] for p in selection.chosen]
+    if stop.signal_name:
+        warnings = [*warnings, label("interrupted_by", lang).format(signal=stop.signal_name)]
     verdict = diagnose(results, config.targets, lang)
     doc = document.build(
         document.RunInfo(started_at, time.monotonic() - started, lang),

@@ -34,6 +34,10 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Follow the steps above.",
     },
     "saved": {"id": "Laporan disimpan ke {path}", "en": "Report saved to {path}"},
+    "interrupted_by": {
+        "id": "Dihentikan oleh {signal}: laporan berisi yang sudah diperiksa sampai saat itu.",
+        "en": "Stopped by {signal}: the report holds what was checked until then.",
+    },
     "builtin": {"id": "bawaan", "en": "built-in"},
     "skipped_by_quick": {"id": "dilewati oleh --quick", "en": "skipped by --quick"},
     "no_causes": {

@@ -65,6 +65,9 @@ def summary(doc: Mapping[str, Any]) -> str:
     lang = str((doc.get("run") or {}).get("lang", "id"))
     status = str(doc.get("status", "unknown"))
     cause = first_cause(doc)
+    error = doc.get("error")
+    if isinstance(error, str) and error:  # the check could not be done: say why
+        return error
     if status == "ok":
         return label("all_clear", lang)
     if cause is None:

@@ -70,6 +70,11 @@ def families(doc: Mapping[str, Any]) -> list[Family]:
     family("up", "1 if the check could be done (exit code other than 3 UNKNOWN).").add(
         0.0 if exit_code == 3 else 1.0
     )
+    error = doc.get("error")
+    if isinstance(error, str) and error:
+        family("error_info", "Why the check could not be done (exit code 3).").add(
+            1.0, reason=" ".join(error.split())[:200]
+        )
     family("exit_code", "Exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.").add(exit_code)
     by_status = family("status", "1 for the run's status, 0 for the others.")
     for each in ("ok", "warning", "critical", "unknown"):
