@@ -102,7 +102,7 @@ _CONNECTIVITY_PROBES = frozenset({"tcp", "tls", "http"})
 #: A probe with one of these statuses looked at the network; ``skip``/``error`` did not.
 _CONCLUSIVE = frozenset({Status.PASS, Status.WARN, Status.FAIL})
 #: The runner's own findings: they say a probe did not finish, not that anything is wrong.
-_RUNNER_CODES = frozenset({"probe.timeout", "probe.crashed", "probe.skipped"})
+_RUNNER_CODES = frozenset({"probe.timeout", "probe.crashed", "probe.skipped", "probe.interrupted"})
 
 _CONNECT_FAILURES = frozenset({"tcp.timeout", "tcp.refused", "http.timeout"})
 _DNS_FAILURES = frozenset({"dns.timeout", "dns.servfail", "dns.nxdomain"})

@@ -34,6 +34,10 @@ _MESSAGES = {
         "id": "Probe '{probe}' gagal karena kesalahan internal: {error}",
         "en": "Probe '{probe}' failed with an internal error: {error}",
     },
+    "probe.interrupted": {
+        "id": "Probe '{probe}' dihentikan sebelum selesai.",
+        "en": "Probe '{probe}' was stopped before it finished.",
+    },
     "probe.skipped": {
         "id": "Dilewati ({reason}).",
         "en": "Skipped ({reason}).",
@@ -157,7 +161,7 @@ def run_probes(
     hard_stop = shared.deadline + HARD_STOP_GRACE_S
     while thread.is_alive():
         left = hard_stop - time.monotonic()
-        if left <= 0:
+        if left <= 0 or shared.stop.is_set():  # a signal ends the run as the deadline does
             break
         thread.join(min(tick_s, left))
         if on_tick is not None:
@@ -166,6 +170,9 @@ def run_probes(
     for state in board.snapshot():
         if state.result is not None:
             results.append(state.result)
+        elif shared.stop.is_set():
+            elapsed = time.monotonic() - (state.started or time.monotonic())
+            results.append(error_result(state.id, "probe.interrupted", shared.lang, elapsed))
         elif loop_failure:
             results.append(
                 error_result(state.id, "probe.crashed", shared.lang, 0.0, error=loop_failure[0])
