@@ -6,13 +6,16 @@ render from the same document, so a saved report looks exactly like the live one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import re
+import stat
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from jmo_doctor import __version__
@@ -20,9 +23,27 @@ from jmo_doctor.api import ProbeResult
 from jmo_doctor.config import Target
 from jmo_doctor.diagnosis import Diagnosis
 from jmo_doctor.errors import UserError
+from jmo_doctor.fileio import kind_of
+from jmo_doctor.report import schema
 
 SCHEMA_VERSION = 1
 Document = dict[str, Any]
+
+#: Reports are tens of kilobytes; a file this big is not one (and /dev/zero never ends).
+MAX_REPORT_BYTES = 16 * 2**20
+#: Reports nest a few levels (a finding's data, a probe's details); deeper is hostile and
+#: would only meet a recursion limit somewhere in a renderer.
+MAX_NESTING = 64
+#: No number in a report needs more digits; Python refuses int strings past 4300 anyway.
+MAX_NUMBER_DIGITS = 100
+
+_MAYBE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+# Absent on Windows, which has no FIFOs to block on.
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 
 
 class ReportFileError(UserError):
@@ -125,55 +146,180 @@ def dumps(document: Document) -> str:
 
 
 def load(path: str) -> Document:
-    """Read a saved report, refusing what is not one (or is from a newer jmo-doctor)."""
+    """Read a saved report, refusing what is not one (or is from a newer jmo-doctor).
+
+    Everything about the file is checked before a renderer sees it: its size and kind,
+    its JSON, its version and every field against the shipped schema, so a hostile or
+    damaged file gives one line naming what is wrong, never a traceback.
+    """
+    document = _versioned(path, _parse(path, _read_capped(path)))
+    problem = schema.first_problem(document)
+    if problem is not None:
+        raise ReportFileError(f"{path}: not a valid jmo-doctor report ({problem})")
+    return document
+
+
+def _read_capped(path: str) -> bytes:
+    """The file's bytes, at most :data:`MAX_REPORT_BYTES` (``/dev/zero`` never ends).
+
+    O_NONBLOCK: opening a FIFO nobody writes to must not wait for ever. A pipe with a
+    writer (``report show /dev/stdin < r.json``, ``<(…)``) is read as a file is.
+    """
     try:
-        raw = Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY)
     except FileNotFoundError:
         raise ReportFileError(f"{path}: file not found") from None
     except OSError as error:
-        raise ReportFileError(f"{path}: cannot read it ({error.strerror})") from None
+        raise ReportFileError(f"{path}: cannot read it ({_why_unreadable(path, error)})") from None
     try:
-        document = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        mode = _check_kind(path, os.fstat(fd))
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        raw = _read_at_most(fd, MAX_REPORT_BYTES + 1)
+    except OSError as error:
+        raise ReportFileError(f"{path}: cannot read it ({error.strerror or error})") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_REPORT_BYTES:
+        raise _too_big(path)
+    if not raw and stat.S_ISFIFO(mode):
+        raise ReportFileError(
+            f"{path}: a named pipe (FIFO) with nothing writing to it; "
+            "start the writer first, or give the report file"
+        )
+    return raw
+
+
+def _check_kind(path: str, status: os.stat_result) -> int:
+    if stat.S_ISDIR(status.st_mode):
+        raise ReportFileError(f"{path}: a directory, not a report; give one report file in it")
+    if stat.S_ISREG(status.st_mode) and status.st_size > MAX_REPORT_BYTES:
+        raise _too_big(path)  # refused before reading a byte
+    return status.st_mode
+
+
+def _too_big(path: str) -> ReportFileError:
+    return ReportFileError(
+        f"{path}: too big for a jmo-doctor report (over {MAX_REPORT_BYTES // 2**20} MiB); "
+        "is it the right file?"
+    )
+
+
+def _why_unreadable(path: str, error: OSError) -> str:
+    with contextlib.suppress(OSError):
+        mode = os.stat(path).st_mode
+        if stat.S_ISSOCK(mode):  # opening a socket gives the cryptic ENXIO
+            return f"it is {kind_of(mode)}, not a file"
+    return error.strerror or str(error)
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < limit:
+        chunk = os.read(fd, min(limit - len(chunks), 1 << 20))
+        if not chunk:
+            break
+        chunks += chunk
+    return bytes(chunks)
+
+
+def _parse(path: str, raw: bytes) -> Any:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ReportFileError(
+            f"{path}: not a JSON file (not UTF-8 text: byte {error.start} is not valid)"
+        ) from None
+    if not text.strip():
+        raise ReportFileError(f"{path}: the file is empty, not a report")
+    try:
+        document = json.loads(
+            text, parse_constant=_no_constant, parse_int=_bounded_int, parse_float=_finite_float
+        )
+    except RecursionError:
+        raise _too_deep(path) from None
+    except ValueError as error:  # JSONDecodeError, and the refusals of the hooks below
         raise ReportFileError(f"{path}: not a JSON file ({error})") from None
+    if _nesting_exceeds(document, MAX_NESTING):
+        raise _too_deep(path)
+    # "\\ud800" alone is valid JSON but no text: printing it would fail mid-report
+    if _MAYBE_SURROGATE.search(text) and _has_lone_surrogate(document):
+        raise ReportFileError(
+            f"{path}: not a JSON file (a string holds an unpaired UTF-16 surrogate, \\ud8xx)"
+        )
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"a number with more than {MAX_NUMBER_DIGITS} digits")
+    return int(digits)
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:20]} is too large a number")
+    return number
+
+
+def _nesting_exceeds(document: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than ``limit`` (walked without recursion)."""
+    pending: list[tuple[Any, int]] = [(document, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            if depth >= limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _has_lone_surrogate(document: Any) -> bool:
+    pending: list[Any] = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
+def _too_deep(path: str) -> ReportFileError:
+    return ReportFileError(
+        f"{path}: not a jmo-doctor report (lists or objects nested more than {MAX_NESTING} deep)"
+    )
+
+
+def _versioned(path: str, document: Any) -> Document:
+    """``document`` if it is a report of a schema version this jmo-doctor can read."""
     if not isinstance(document, dict) or "schema_version" not in document:
         raise ReportFileError(f"{path}: not a jmo-doctor report (no schema_version)")
-    version = document.get("schema_version")
+    version = document["schema_version"]
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ReportFileError(f"{path}: not a jmo-doctor report (bad schema_version)")
+        raise ReportFileError(
+            f"{path}: not a jmo-doctor report (schema_version is not a whole number)"
+        )
     if version > SCHEMA_VERSION:
         raise ReportFileError(
             f"{path}: report schema version {version} is newer than this jmo-doctor "
             f"understands ({SCHEMA_VERSION}); upgrade: pip install -U jmo-doctor"
         )
-    problem = shape_problem(document)
-    if problem:
-        raise ReportFileError(f"{path}: not a valid jmo-doctor report ({problem})")
+    if version < 1:
+        raise ReportFileError(
+            f"{path}: not a jmo-doctor report (schema_version {version}; versions start at 1)"
+        )
     return document
-
-
-def shape_problem(document: Mapping[str, Any]) -> str | None:
-    """The first thing that makes ``document`` unrenderable, or None (no jsonschema needed)."""
-    tool = document.get("tool")
-    if not isinstance(tool, dict) or tool.get("name") != "jmo-doctor":
-        return "tool.name is not jmo-doctor"
-    for key, kind in (("run", dict), ("probes", list), ("causes", list), ("status", str)):
-        if not isinstance(document.get(key), kind):
-            return f"'{key}' missing or of the wrong type"
-    for probe in document["probes"]:
-        if not isinstance(probe, dict) or not isinstance(probe.get("id"), str):
-            return "a probe entry has no id"
-        if not isinstance(probe.get("findings", []), list):
-            return f"probe {probe['id']}: findings is not a list"
-        for finding in probe.get("findings", []):
-            if not isinstance(finding, dict) or not isinstance(finding.get("code"), str):
-                return f"probe {probe['id']}: a finding has no code"
-    for cause in document["causes"]:
-        if not isinstance(cause, dict) or not isinstance(cause.get("id"), str):
-            return "a cause entry has no id"
-        if not isinstance(cause.get("fix", []), list):
-            return f"cause {cause['id']}: fix is not a list"
-    return None
 
 
 def now() -> datetime:
