@@ -7,8 +7,12 @@ Probes only ever see a valid :class:`Config`. Every bad key is reported as a
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
+import select
+import stat
+import time
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +23,21 @@ from urllib.parse import urlsplit
 
 from jmo_doctor.errors import UserError
 from jmo_doctor.i18n import LANGUAGES
+from jmo_doctor.safetext import one_line
+
+#: A config with the maximum 256 targets is about 60 KB. Reading stops one byte past this,
+#: so ``--config /dev/zero`` or a runaway generator costs a megabyte, not the machine.
+MAX_CONFIG_BYTES = 1 << 20
+#: A pipe (``--config <(…)``) or a terminal must give its text within this; nothing hangs.
+READ_TIMEOUT_S = 5.0
+#: Every target is probed by several checks inside one run's deadline, and every resolver
+#: is asked for every target: past these, a run cannot keep ``timeout`` (issue 9, item 7).
+MAX_TARGETS = 256
+MAX_RESOLVERS = 64
+MAX_DOH = 16
+#: No setting needs a longer string; a longer one is a pasted file or garbage.
+MAX_STRING = 2048
+MAX_TIMEOUT_S = 3600.0
 
 
 class ConfigError(UserError):
@@ -101,6 +120,10 @@ class Config:
 Check = Callable[[Any], "str | None"]
 
 
+def _shown(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"  # 3600, not 3600.0
+
+
 def _one_of(*choices: str) -> Check:
     def check(value: Any) -> str | None:
         return None if value in choices else "must be one of " + ", ".join(map(repr, choices))
@@ -110,39 +133,66 @@ def _one_of(*choices: str) -> Check:
 
 def _at_least(low: float, *, strictly: bool = False, high: float | None = None) -> Check:
     def check(value: Any) -> str | None:
-        if value < low or (strictly and value == low):
-            return f"must be {'greater than' if strictly else 'at least'} {low:g}"
-        if high is not None and value > high:
-            return f"must be at most {high:g}"
+        # written as `not >=` so that nan, for which every comparison is false, fails too
+        if not value >= low or (strictly and value == low):
+            return f"must be {'greater than' if strictly else 'at least'} {_shown(low)}"
+        if high is not None and not value <= high:
+            return f"must be at most {_shown(high)}"
         return None
 
     return check
 
 
-def _url(*schemes: str) -> Check:
-    def check(value: Any) -> str | None:
-        try:
-            parts = urlsplit(value)
-            _ = parts.port  # raises on a bad port
-        except ValueError as error:
-            return f"is not a valid URL ({error})"
-        if parts.scheme not in schemes or not parts.hostname:
-            return "must be a URL starting with " + " or ".join(f"{s}://" for s in schemes)
-        return None
-
-    return check
-
-
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?)+$")
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
 
 def _host(value: Any) -> str | None:
+    """An IP address, or a DNS name (international names through IDNA), without a port."""
     try:
         ipaddress.ip_address(value)
         return None
     except ValueError:
         pass
-    return None if _HOSTNAME.match(value) else "is not a valid host name or IP address"
+    bad = "is not a valid host name or IP address"
+    if ":" in value:
+        return bad + " (give the port as 'port', not in the host)"
+    name = value[:-1] if value.endswith(".") else value  # the root dot is allowed
+    try:
+        ascii_name = name.encode("idna").decode("ascii")
+        ascii_name.encode("ascii").decode("idna")  # an "xn--" label must decode too
+    except UnicodeError:
+        return bad
+    labels = ascii_name.split(".")
+    # label by label, not one regular expression over the name: no backtracking blow-up
+    if len(ascii_name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        return bad
+    if labels[-1].isdigit():  # "10.0.0.300": neither an address nor a name
+        return bad
+    return None
+
+
+#: Spaces and controls in a URL are cut, stripped or sent raw depending on the client.
+_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def _url(*schemes: str) -> Check:
+    def check(value: Any) -> str | None:
+        if _URL_UNSAFE.search(value):
+            return "must not contain spaces or control characters (write a space as %20)"
+        try:
+            parts = urlsplit(value)
+            port = parts.port  # raises on a port that is not a number or over 65535
+        except ValueError as error:
+            return f"is not a valid URL ({error})"
+        if parts.scheme not in schemes or not parts.hostname:
+            return "must be a URL starting with " + " or ".join(f"{s}://" for s in schemes)
+        if port == 0:
+            return "has port 0: a port is 1-65535"
+        if problem := _host(parts.hostname):
+            return f"has a host {parts.hostname!r} that {problem}"
+        return None
+
+    return check
 
 
 def _name(value: Any) -> str | None:
@@ -151,6 +201,17 @@ def _name(value: Any) -> str | None:
         if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", value)
         else ("must be 1-63 letters, digits, '.', '_' or '-'")
     )
+
+
+def _pattern(pattern: str, meaning: str, *, empty: bool = False) -> Check:
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> str | None:
+        if (empty and value == "") or compiled.fullmatch(value):
+            return None
+        return f"must be {meaning}"
+
+    return check
 
 
 def parse_resolver(value: str) -> tuple[str, int]:
@@ -181,8 +242,13 @@ def _resolver(value: Any) -> str | None:
 
 
 def _existing_file(value: Any) -> str | None:
-    if value == "" or Path(value).expanduser().is_file():
+    if value == "":
         return None
+    try:
+        if Path(value).expanduser().is_file():
+            return None
+    except OSError as error:  # e.g. a name too long for the file system
+        return f"cannot be used ({error.strerror or error})"
     return "names a file that does not exist"
 
 
@@ -199,11 +265,15 @@ class Key:
     kind: type
     check: Check | None = None
     item_check: Check | None = None  # for lists of strings
+    max_items: int | None = None  # for lists: each entry costs time inside the run
 
+
+_TIMEOUT = _at_least(0, strictly=True, high=MAX_TIMEOUT_S)
+_MILLISECONDS = _at_least(0, strictly=True, high=600_000)  # a threshold over 10 min is a typo
 
 TOP_KEYS = {
     "lang": Key(str, _one_of(*LANGUAGES)),
-    "timeout": Key(float, _at_least(0, strictly=True, high=3600)),
+    "timeout": Key(float, _TIMEOUT),
     "ca_bundle": Key(str, _existing_file),
 }
 TARGET_KEYS = {
@@ -215,15 +285,15 @@ TARGET_KEYS = {
 }
 SECTIONS: dict[str, dict[str, Key]] = {
     "dns": {
-        "trusted_resolvers": Key(list, item_check=_resolver),
-        "doh": Key(list, item_check=_url("https")),
-        "slow_ms": Key(float, _at_least(0, strictly=True)),
+        "trusted_resolvers": Key(list, item_check=_resolver, max_items=MAX_RESOLVERS),
+        "doh": Key(list, item_check=_url("https"), max_items=MAX_DOH),
+        "slow_ms": Key(float, _MILLISECONDS),
     },
     "captive_portal": {"url": Key(str, _url("http", "https"))},
     "latency": {
         "samples": Key(int, _at_least(1, high=1000)),
-        "high_ms": Key(float, _at_least(0, strictly=True)),
-        "jitter_ms": Key(float, _at_least(0, strictly=True)),
+        "high_ms": Key(float, _MILLISECONDS),
+        "jitter_ms": Key(float, _MILLISECONDS),
         "loss_pct": Key(float, _at_least(0, high=100)),
     },
     "bandwidth": {
@@ -232,16 +302,31 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "upload_url": Key(str, _url("http", "https")),
         "duration": Key(float, _at_least(0, strictly=True, high=120)),
         "streams": Key(int, _at_least(1, high=64)),
-        "min_download_mbps": Key(float, _at_least(0)),
-        "bufferbloat_ms": Key(float, _at_least(0, strictly=True)),
+        "min_download_mbps": Key(float, _at_least(0, high=1_000_000)),
+        "bufferbloat_ms": Key(float, _MILLISECONDS),
     },
     "app": {
-        "android_package": Key(str),
-        "ios_app_id": Key(str),
+        "android_package": Key(
+            str,
+            _pattern(
+                r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+",
+                'an Android package name such as "com.bpjstku"',
+                empty=True,
+            ),
+        ),
+        "ios_app_id": Key(
+            str,
+            _pattern(r"[0-9]{1,20}", 'the App Store id, digits only ("1444834757")', empty=True),
+        ),
         "play_store_url": Key(str, _url("http", "https")),
         "app_store_lookup_url": Key(str, _url("http", "https")),
-        "country": Key(str),
-        "installed_version": Key(str),
+        "country": Key(
+            str, _pattern(r"[A-Za-z]{2}", 'a two-letter country code such as "id"', empty=True)
+        ),
+        # as Android reports a versionName: no spaces, at most 64 characters
+        "installed_version": Key(
+            str, _pattern(r"\S{1,64}", 'a version without spaces such as "3.1.0"', empty=True)
+        ),
     },
     "history": {
         "retention_days": Key(int, _at_least(1, high=36500)),
@@ -251,24 +336,72 @@ SECTIONS: dict[str, dict[str, Key]] = {
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list of strings"}
 
 
-class _Locator:
-    """Finds the line of a key in the TOML text (tomllib does not report positions)."""
+def _basic_problem(value: Any) -> str | None:
+    """What every number and string must satisfy, whatever its key."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            return f"is longer than {MAX_STRING} characters"
+        if one_line(value) != value:
+            return "contains a control character (a line break, tab, escape or similar)"
+    return None
 
-    _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"-]+)\s*\]\]?")
-    _KEY = re.compile(r"^\s*\"?([A-Za-z0-9_-]+)\"?\s*=")
+
+def _shown_value(value: Any) -> str:
+    shown = one_line(repr(value))
+    return shown if len(shown) < 80 else shown[:77] + "..."
+
+
+def _setting_name(section: str, key: str, index: int, problem: str) -> str:
+    if section == "target" and not key and "[[target]]" in problem:
+        return "[target]"
+    if section == "target":
+        return f"[[target]] #{index + 1} key '{key}'" if key else f"[[target]] #{index + 1}"
+    if section:
+        return f"[{section}] key '{key}'" if key else f"[{section}]"
+    return f"key '{key}'"
+
+
+class _Locator:
+    """Finds the line of a key in the TOML text (tomllib does not report positions).
+
+    Lines are keyed by (table, index of the ``[[table]]``, key). A header also counts as
+    a key of its parent, so an unknown ``[foo]`` is found as ``foo = …`` would be.
+    """
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]#]+?)\s*\]")
+    _KEY = re.compile(r"^\s*([A-Za-z0-9_.\"' -]+?)\s*=")
 
     def __init__(self, text: str) -> None:
         self.lines: dict[tuple[str, int, str], int] = {}
         section, index, counts = "", 0, dict[str, int]()
         for number, line in enumerate(text.splitlines(), start=1):
             if header := self._HEADER.match(line):
-                section = header.group(2).strip('"')
+                parts = self._parts(header.group(2))
+                section = ".".join(parts)
                 index = counts.get(section, 0)
                 if header.group(1) == "[[":
                     counts[section] = index + 1
-                self.lines.setdefault((section, index, ""), number)
+                self._note(section, index, "", number)
+                self._note_path(parts, number)
             elif key := self._KEY.match(line):
-                self.lines.setdefault((section, index, key.group(1)), number)
+                parts = self._parts(key.group(1))
+                self._note(section, index, parts[0], number)
+                if not section:  # `dns.slow_ms = 5` at the top: a key of [dns]
+                    self._note_path(parts, number)
+
+    @staticmethod
+    def _parts(dotted: str) -> list[str]:
+        return [part.strip().strip("\"'") for part in dotted.split(".")]
+
+    def _note(self, section: str, index: int, key: str, number: int) -> None:
+        self.lines.setdefault((section, index, key), number)
+
+    def _note_path(self, parts: list[str], number: int) -> None:
+        self._note("", 0, parts[0], number)
+        if len(parts) > 1:
+            self._note(parts[0], 0, parts[1], number)
 
     def line(self, section: str, key: str, index: int = 0) -> int | None:
         return (
@@ -283,18 +416,14 @@ class _Loader:
         self.source = source
         self.locator = _Locator(text)
 
-    def fail(self, section: str, key: str, problem: str, index: int = 0) -> ConfigError:
+    def fail(
+        self, section: str, key: str, problem: str, index: int = 0, *, name: str | None = None
+    ) -> ConfigError:
         line = self.locator.line(section, key, index)
         where = f"{self.source}" + (f", line {line}" if line else "")
-        if section == "target" and not key and "[[target]]" in problem:
-            name = "[target]"
-        elif section == "target":
-            name = f"[[target]] #{index + 1} key '{key}'" if key else f"[[target]] #{index + 1}"
-        elif section:
-            name = f"[{section}] key '{key}'" if key else f"[{section}]"
-        else:
-            name = f"key '{key}'"
-        return ConfigError(f"{where}: {name} {problem}")
+        name = name or _setting_name(section, key, index, problem)
+        # one line whatever the file holds: keys and paths may carry control characters
+        return ConfigError(one_line(f"{where}: {name} {problem}"))
 
     def table(
         self, raw: Any, keys: Mapping[str, Key], section: str, index: int = 0
@@ -305,34 +434,56 @@ class _Loader:
         for key, value in raw.items():
             spec = keys.get(key)
             if spec is None:
-                known = ", ".join(sorted(keys))
-                raise self.fail(section, key, f"is not a known setting (known: {known})", index)
+                raise self.unknown(section, key, value, keys, index)
             clean[key] = self.value(value, spec, section, key, index)
         return clean
 
+    def unknown(
+        self, section: str, key: str, value: Any, keys: Mapping[str, Key], index: int
+    ) -> ConfigError:
+        is_table = isinstance(value, dict) or (
+            isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+        )
+        if not section and is_table:  # `[foo]`: say it is the section that is unknown
+            known = ", ".join(sorted([*SECTIONS, "target"]))
+            problem = f"is not a known section (known: {known})"
+            return self.fail("", key, problem, name=f"[{key}]")
+        known = ", ".join(sorted(keys))
+        return self.fail(section, key, f"is not a known setting (known: {known})", index)
+
     def value(self, value: Any, spec: Key, section: str, key: str, index: int) -> Any:
         if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            value = float(value) if abs(value) < 1 << 1000 else math.inf  # float() would raise
         if not isinstance(value, spec.kind) or isinstance(value, bool):
             got = type(value).__name__
             raise self.fail(section, key, f"must be {_TYPE_NAMES[spec.kind]}, not {got}", index)
         if isinstance(value, list):
-            for item in value:
-                if not isinstance(item, str):
-                    raise self.fail(section, key, "must be a list of strings", index)
-                if spec.item_check and (problem := spec.item_check(item)):
-                    raise self.fail(section, key, f"entry {item!r} {problem}", index)
-            return tuple(value)
-        if spec.check and (problem := spec.check(value)):
-            shown = repr(value) if len(repr(value)) < 80 else repr(value)[:77] + "..."
-            raise self.fail(section, key, f"= {shown} {problem}", index)
+            return self.items(value, spec, section, key, index)
+        if problem := _basic_problem(value) or (spec.check and spec.check(value)):
+            raise self.fail(section, key, f"= {_shown_value(value)} {problem}", index)
         return value
+
+    def items(
+        self, value: list[Any], spec: Key, section: str, key: str, index: int
+    ) -> tuple[str, ...]:
+        if spec.max_items is not None and len(value) > spec.max_items:
+            many = f"has {len(value)} entries; at most {spec.max_items} fit in one run"
+            raise self.fail(section, key, many, index)
+        for item in value:
+            if not isinstance(item, str):
+                raise self.fail(section, key, "must be a list of strings", index)
+            if problem := _basic_problem(item) or (spec.item_check and spec.item_check(item)):
+                raise self.fail(section, key, f"entry {_shown_value(item)} {problem}", index)
+        return tuple(value)
 
     def targets(self, raw: Any) -> tuple[Target, ...]:
         if isinstance(raw, dict):  # `[target]` written for `[[target]]`
             raise self.fail("target", "", "must be written [[target]] (one table per host)")
         if not isinstance(raw, list) or not raw:
             raise self.fail("target", "", "must be one or more [[target]] tables")
+        if len(raw) > MAX_TARGETS:  # checked first: thousands must not even be validated
+            problem = f"is one too many: at most {MAX_TARGETS} targets fit in one run"
+            raise self.fail("target", "", problem, MAX_TARGETS)
         targets: list[Target] = []
         for index, entry in enumerate(raw):
             fields = self.table(entry, TARGET_KEYS, "target", index)
@@ -363,10 +514,13 @@ def _defaults() -> dict[str, Any]:
 
 def parse(text: str, source: str) -> Config:
     """Validate ``text`` (TOML) over the built-in defaults."""
+    text = text.removeprefix("\ufeff")  # editors on Windows start UTF-8 files with a BOM
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{source}: not valid TOML: {error}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{source}: not valid TOML: arrays or tables nested too deep") from None
     loader = _Loader(source, text)
     merged = _defaults()
     top = {k: v for k, v in raw.items() if k not in SECTIONS and k != "target"}
@@ -415,12 +569,84 @@ def load(explicit: str | None = None) -> Config:
     path = find(explicit)
     if path is None:
         return parse("", "<built-in defaults>")
+    return parse(_decode(read_capped(path), path), str(path))
+
+
+def check_timeout(value: float, option: str = "--timeout") -> float:
+    """A deadline given on the command line, held to the rule of config ``timeout``.
+
+    Raises :class:`UserError` naming ``option`` for nan, infinities, zero, negatives and
+    anything over an hour.
+    """
+    number = float(value)
+    if problem := _basic_problem(number) or _TIMEOUT(number):
+        raise UserError(f"{option} {_shown(number)}: the deadline in seconds {problem}")
+    return number
+
+
+def read_capped(path: Path) -> bytes:
+    """The bytes of ``path``, refusing what is not a config file rather than hanging on it.
+
+    Opened non-blocking, so a FIFO without a writer cannot stop the open; read with a
+    deadline, so a pipe or terminal that never answers cannot stop the run; at most
+    :data:`MAX_CONFIG_BYTES`, so ``/dev/zero`` cannot fill the memory.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
     except OSError as error:
-        raise ConfigError(f"{path}: cannot read config ({error.strerror})") from None
-    return parse(text, str(path))
+        raise ConfigError(f"{path}: cannot read config ({error.strerror or error})") from None
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise ConfigError(f"{path}: is a directory; --config takes a TOML file")
+        return _read_fd(fd, path)
+    finally:
+        os.close(fd)
+
+
+def _read_fd(fd: int, path: Path) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    deadline = time.monotonic() + READ_TIMEOUT_S
+    while size <= MAX_CONFIG_BYTES:
+        # wait before reading: a FIFO whose writer has not come yet reads as an empty file
+        if not _readable(fd, deadline - time.monotonic()):
+            raise ConfigError(
+                f"{path}: the config did not arrive within {READ_TIMEOUT_S:g} s "
+                "(a pipe or terminal with nothing to read?)"
+            )
+        try:
+            chunk = os.read(fd, MAX_CONFIG_BYTES + 1 - size)
+        except BlockingIOError:
+            continue
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read config ({error.strerror or error})") from None
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    raise ConfigError(
+        f"{path}: larger than {MAX_CONFIG_BYTES // (1 << 20)} MiB; a config file is a few "
+        "kilobytes (is this the right file?)"
+    )
+
+
+def _readable(fd: int, seconds: float) -> bool:
+    """Whether ``fd`` has data or its end within ``seconds`` (files always do)."""
+    if seconds <= 0:
+        return False
+    if not hasattr(select, "poll"):  # Windows: only files get here, and they never block
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(seconds * 1000))
+
+
+def _decode(data: bytes, path: Path) -> str:
+    try:
+        return data.decode("utf-8-sig")  # the BOM some Windows editors write is accepted
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError(f"{path}, line {line}: not UTF-8 text (save the file as UTF-8)") from None

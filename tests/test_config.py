@@ -61,6 +61,9 @@ BAD = [
     ('ca_bundle = "/no/such/ca.pem"\n', "line 1", "does not exist"),
     ("[dns\n", "line 1", "not valid TOML"),
     ('dns = "x"\n', "line 1", "must be a table"),
+    ('lang = "en"\n[foo]\n', "line 2", "[foo] is not a known section"),
+    ("timeout = nan\n", "line 1", "must be a finite number"),
+    ('[[target]]\nhost = "a b"\n', "line 2", "not a valid host name"),
 ]
 
 
