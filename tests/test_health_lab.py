@@ -230,7 +230,10 @@ def test_two_concurrent_runs_one_exits_3_naming_the_lock(lab: Lab) -> None:
         if first.poll() is None:
             first.kill()
             first.wait()
-    assert second.returncode == 3 and second.stdout == ""
+    # a monitor reading JSON still gets a report: status unknown, with the reason (SPEC §3)
+    refused = json.loads(second.stdout)
+    assert second.returncode == refused["exit_code"] == 3 and refused["status"] == "unknown"
+    assert refused["probes"] == [] and "another jmo-doctor run" in refused["error"]
     assert second.stderr == (
         f"jmo-doctor: error: another jmo-doctor run (pid {holder}) is in progress "
         f"(lock file {lock}); wait for it to finish, or lengthen the schedule's interval\n"
