@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sys
 import time
@@ -54,10 +53,13 @@ def cli() -> None:
 
 
 def _finite_timeout(_ctx: Any, _param: Any, value: float | None) -> float | None:
-    # click's FloatRange lets nan through (every comparison with nan is false)
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter("must be a finite number of seconds")
-    return value
+    # click's FloatRange lets nan through (every comparison with nan is false): the same
+    # rule as config `timeout` decides
+    if value is None:
+        return None
+    from jmo_doctor.config import check_timeout
+
+    return check_timeout(value)
 
 
 @cli.command()
