@@ -12,6 +12,7 @@ import math
 import os
 import re
 import stat
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ MAX_REPORT_BYTES = 16 * 2**20
 #: Reports nest a few levels (a finding's data, a probe's details); deeper is hostile and
 #: would only meet a recursion limit somewhere in a renderer.
 MAX_NESTING = 64
+#: How long a FIFO opened before its writer waits for one.
+PIPE_WAIT_S = 2.0
 #: No number in a report needs more digits; Python refuses int strings past 4300 anyway.
 MAX_NUMBER_DIGITS = 100
 
@@ -172,22 +175,41 @@ def _read_capped(path: str) -> bytes:
     except OSError as error:
         raise ReportFileError(f"{path}: cannot read it ({_why_unreadable(path, error)})") from None
     try:
-        mode = _check_kind(path, os.fstat(fd))
+        first = b""
+        if stat.S_ISFIFO(_check_kind(path, os.fstat(fd))) and _NONBLOCK:
+            first = _first_from_pipe(path, fd)
         if _NONBLOCK:
             os.set_blocking(fd, True)
-        raw = _read_at_most(fd, MAX_REPORT_BYTES + 1)
+        raw = first + _read_at_most(fd, MAX_REPORT_BYTES + 1 - len(first))
     except OSError as error:
         raise ReportFileError(f"{path}: cannot read it ({error.strerror or error})") from None
     finally:
         os.close(fd)
     if len(raw) > MAX_REPORT_BYTES:
         raise _too_big(path)
-    if not raw and stat.S_ISFIFO(mode):
-        raise ReportFileError(
-            f"{path}: a named pipe (FIFO) with nothing writing to it; "
-            "start the writer first, or give the report file"
-        )
     return raw
+
+
+def _first_from_pipe(path: str, fd: int) -> bytes:
+    """What a pipe holds already, waiting :data:`PIPE_WAIT_S` for a writer to come.
+
+    ``mkfifo f; jmo-doctor report show f & make-report > f`` opens the reader first; a
+    FIFO no writer ever opens is refused after the wait instead of blocking for ever.
+    """
+    deadline = time.monotonic() + PIPE_WAIT_S
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:  # a writer is there, its data not yet: read on, blocking
+            return b""
+        if chunk:
+            return chunk
+        if time.monotonic() >= deadline:  # no writer, or one that wrote nothing
+            raise ReportFileError(
+                f"{path}: a pipe (FIFO) that nothing wrote to; "
+                "start the writer first, or give the report file"
+            )
+        time.sleep(0.05)
 
 
 def _check_kind(path: str, status: os.stat_result) -> int:
