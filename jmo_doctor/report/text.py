@@ -3,15 +3,22 @@
 The layout is built once as styled spans; :func:`plain` drops the styles (pipes, files,
 ``NO_COLOR``) and :func:`print_rich` hands them to rich on a colour terminal. Only this
 module knows colours and glyphs.
+
+Everything in a report may come from outside (a saved file, a server's answer, a
+plug-in): every span passes through :func:`~jmo_doctor.safetext.one_line` once, when the
+layout is finished, so no escape sequence reaches a terminal; rich is given ``Text``
+objects, never markup, so ``[link=…]`` in a report stays text. The layout is linear in
+the size of the report: a 4 MB summary costs what copying it costs.
 """
 
 from __future__ import annotations
 
-import textwrap
+import re
 from collections.abc import Mapping
 from typing import IO, Any
 
 from jmo_doctor.report.labels import label
+from jmo_doctor.safetext import one_line
 
 Span = tuple[str, str]  # (text, rich style or "")
 Line = list[Span]
@@ -31,23 +38,76 @@ _STATUS_STYLE = {
     "unknown": "bold magenta",
 }
 WIDTH = 88
+#: Probe ids are aligned in a column up to this length: a longer one (a hostile report)
+#: must not pad every other row to its length.
+_ID_COLUMN_MAX = 16
+#: Text beside a head that leaves less room than this goes under the head instead.
+_MIN_TEXT_WIDTH = 24
+# What textwrap breaks at: a no-break space keeps "10 s" together.
+_WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")
+
+
+def wrap_words(text: str, width: int, first_width: int | None = None) -> list[str]:
+    """``text`` in lines of at most ``width`` characters (the first ``first_width``).
+
+    Lines break between words, as ``textwrap.wrap`` does for prose, but in linear time:
+    textwrap re-slices the rest of an over-long word for every line it fills (a 4 MB word
+    took seconds, 16 MB minutes). Here each character of ``text`` is copied once: a word
+    longer than a line fills what is left of the current line, then whole lines.
+    """
+    later = max(1, width)
+    first = max(1, width if first_width is None else first_width)
+    lines: list[str] = []
+    line: list[str] = []
+    used = 0  # length of ``line`` joined with spaces
+    for match in _WORD.finditer(text):
+        start, end = match.span()
+        limit = later if lines else first
+        gap = 1 if line else 0
+        if used + gap + end - start <= limit:
+            line.append(text[start:end])
+            used += gap + end - start
+            continue
+        room = limit - used - gap
+        if line and end - start > limit and room > 0:  # an over-long word starts here
+            line.append(text[start : start + room])
+            start += room
+        if line:
+            lines.append(" ".join(line))
+        while end - start > (limit := later if lines else first):
+            lines.append(text[start : start + limit])
+            start += limit
+        line, used = [text[start:end]], end - start
+    if line:
+        lines.append(" ".join(line))
+    return lines
 
 
 def _wrap(text: str, indent: int, style: str = "", hanging: int = 0) -> list[Line]:
     """``text`` wrapped at ``indent``; continuation lines ``hanging`` further in."""
-    lines = textwrap.wrap(
-        text,
-        width=WIDTH,
-        initial_indent=" " * indent,
-        subsequent_indent=" " * (indent + hanging),
-    )
-    return [[(line, style)] for line in lines or [""]]
+    lines = wrap_words(text, WIDTH - indent - hanging, first_width=WIDTH - indent) or [""]
+    first, more = " " * indent, " " * (indent + hanging)
+    return [[((more if n else first) + line, style)] for n, line in enumerate(lines)]
+
+
+def _beside(head: Span, text: str, style: str = "") -> list[Line]:
+    """``head`` with ``text`` wrapped beside it, or under it when the head is too wide."""
+    room = WIDTH - len(head[0])
+    if room < _MIN_TEXT_WIDTH:
+        return [[head], *_wrap(text, 8, style)]
+    lines = wrap_words(text, room) or [""]
+    indent = " " * len(head[0])
+    return [[head, (lines[0], style)], *[[(indent + more, style)] for more in lines[1:]]]
 
 
 def _seconds(value: Any, lang: str) -> str:
     number = float(value) if isinstance(value, int | float) else 0.0
     shown = f"{number:.1f}"
     return (shown.replace(".", ",") if lang == "id" else shown) + " " + label("seconds", lang)
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
 def _article(section: Any, lang: str) -> str:
@@ -59,12 +119,25 @@ def _article(section: Any, lang: str) -> str:
 
 
 def layout(doc: Mapping[str, Any], *, verbose: bool = False) -> list[Line]:
-    run = doc.get("run", {})
-    lang = run.get("lang", "id") if run.get("lang") in ("id", "en") else "id"
-    tool = doc.get("tool", {})
+    """The report as styled lines, every span safe to print on a terminal."""
+    return _printable(_layout(doc, verbose))
+
+
+def _printable(lines: list[Line]) -> list[Line]:
+    # The one place report text is made safe: every span is a single line by now.
+    return [[(one_line(text), style) for text, style in line] for line in lines]
+
+
+def _lang(doc: Mapping[str, Any]) -> str:
+    lang = doc.get("run", {}).get("lang")
+    return lang if lang in ("id", "en") else "id"
+
+
+def _layout(doc: Mapping[str, Any], verbose: bool) -> list[Line]:
+    run, lang = doc.get("run", {}), _lang(doc)
     out: list[Line] = [
         [
-            (f"jmo-doctor {tool.get('version', '')}", "bold"),
+            (f"jmo-doctor {doc.get('tool', {}).get('version', '')}", "bold"),
             (f" · {str(run.get('started_at', '')).replace('T', ' ').replace('Z', ' UTC')}", "dim"),
             (f" · {_seconds(run.get('duration_s', 0), lang)}", "dim"),
         ],
@@ -72,63 +145,79 @@ def layout(doc: Mapping[str, Any], *, verbose: bool = False) -> list[Line]:
         [(label("probes", lang), "bold underline")],
     ]
     probes = doc.get("probes", [])
-    width = max((len(str(p.get("id", ""))) for p in probes), default=6)
     for probe in probes:
-        status = str(probe.get("status", "error"))
-        style = _PROBE_STYLE.get(status, "")
-        head = f"  [{_PROBE_MARK.get(status, '?')}] {str(probe.get('id', '')).ljust(width)}  "
-        summary_lines = textwrap.wrap(str(probe.get("summary", "")), WIDTH - len(head)) or [""]
-        out.append([(head, style), (summary_lines[0], "")])
-        out.extend([[(" " * len(head) + more, "")] for more in summary_lines[1:]])
-        if status in ("pass", "skip") and not verbose:
-            continue
-        for finding in probe.get("findings", []):
-            message = finding.get("message", finding.get("code", ""))
-            out.extend(_wrap(f"- {message}", 8, "dim", hanging=2))
-        if verbose and probe.get("metrics"):
-            metrics = ", ".join(f"{k}={v:g}" for k, v in sorted(probe["metrics"].items()))
-            out.extend(_wrap(metrics, 8, "dim"))
+        out += _probe_lines(probe, _id_column(probes), verbose)
     causes = doc.get("causes", [])
     if causes:
         out += [[], [(label("causes", lang), "bold underline")]]
     for cause in causes:
-        severity = str(cause.get("severity", "ok"))
-        confidence = label(f"confidence.{cause.get('confidence')}", lang)
-        tags = [f"{label('confidence', lang)} {confidence}"]
-        if severity != "ok":
-            tags.insert(0, label(f"status.{severity}", lang).lower())
-        if article := _article(cause.get("article_section"), lang):
-            tags.append(article)
-        head = f"  {cause.get('rank', '?')}. "
-        title = str(cause.get("title", cause.get("id", "")))
-        tag_text = f"[{' · '.join(tags)}]"
-        title_line: Line = [(head, "bold"), (title, _STATUS_STYLE.get(severity, "bold"))]
-        if len(head) + len(title) + 2 + len(tag_text) <= WIDTH:
-            out.append([*title_line, (f"  {tag_text}", "dim")])
-        else:  # a long title keeps its own line; the tags go under it
-            out += [title_line, [(" " * len(head) + tag_text, "dim")]]
-        out.extend(_wrap(str(cause.get("explanation", "")), 5))
-        fixes = cause.get("fix", [])
-        if fixes:
-            out.append([(f"     {label('fix', lang)}:", "bold")])
-            for number, step in enumerate(fixes, start=1):
-                wrapped = textwrap.wrap(str(step), WIDTH - 10) or [""]
-                out.append([(f"       {number}. {wrapped[0]}", "")])
-                out.extend([[("          " + more, "")] for more in wrapped[1:]])
-        if cause.get("evidence"):
-            evidence = f"{label('evidence', lang)}: " + ", ".join(map(str, cause["evidence"]))
-            out.extend(_wrap(evidence, 5, "dim"))
+        out += _cause_lines(cause, lang)
     if doc.get("warnings"):
         out += [[], [(label("warnings", lang), "bold yellow")]]
         for warning in doc["warnings"]:
-            out.extend(_wrap(f"- {warning}", 2, "yellow", hanging=2))
+            out += _wrap(f"- {warning}", 2, "yellow", hanging=2)
     out += [[], [(label("redacted" if doc.get("redacted") else "not_redacted", lang), "dim")]]
-    out.append(verdict_line(doc, lang))
+    out.append(_verdict_spans(doc, lang))
+    return out
+
+
+def _id_column(probes: list[Any]) -> int:
+    lengths = (len(str(p.get("id", ""))) for p in probes)
+    return min(_ID_COLUMN_MAX, max(lengths, default=6))
+
+
+def _probe_lines(probe: Mapping[str, Any], id_column: int, verbose: bool) -> list[Line]:
+    status = str(probe.get("status", "error"))
+    style = _PROBE_STYLE.get(status, "")
+    head = f"  [{_PROBE_MARK.get(status, '?')}] {str(probe.get('id', '')).ljust(id_column)}  "
+    out = _beside((head, style), str(probe.get("summary", "")))
+    if status in ("pass", "skip") and not verbose:
+        return out
+    for finding in probe.get("findings", []):
+        message = finding.get("message", finding.get("code", ""))
+        out += _wrap(f"- {message}", 8, "dim", hanging=2)
+    if verbose and probe.get("metrics"):
+        metrics = ", ".join(f"{k}={_number(v)}" for k, v in sorted(probe["metrics"].items()))
+        out += _wrap(metrics, 8, "dim")
+    return out
+
+
+def _cause_lines(cause: Mapping[str, Any], lang: str) -> list[Line]:
+    severity = str(cause.get("severity", "ok"))
+    confidence = label(f"confidence.{cause.get('confidence')}", lang)
+    tags = [f"{label('confidence', lang)} {confidence}"]
+    if severity != "ok":
+        tags.insert(0, label(f"status.{severity}", lang).lower())
+    if article := _article(cause.get("article_section"), lang):
+        tags.append(article)
+    head = f"  {cause.get('rank', '?')}. "
+    title = str(cause.get("title", cause.get("id", "")))
+    title_style = _STATUS_STYLE.get(severity, "bold")
+    tag_text = f"[{' · '.join(tags)}]"
+    out: list[Line]
+    if len(head) + len(title) + 2 + len(tag_text) <= WIDTH:
+        out = [[(head, "bold"), (title, title_style), (f"  {tag_text}", "dim")]]
+    else:  # a long title keeps its own lines; the tags go under it
+        out = _beside((head, "bold"), title, title_style)
+        out.append([(" " * min(len(head), 8) + tag_text, "dim")])
+    out += _wrap(str(cause.get("explanation", "")), 5)
+    fixes = cause.get("fix", [])
+    if fixes:
+        out.append([(f"     {label('fix', lang)}:", "bold")])
+    for number, step in enumerate(fixes, start=1):
+        out += _beside((f"       {number}. ", ""), str(step))
+    if cause.get("evidence"):
+        evidence = f"{label('evidence', lang)}: " + ", ".join(map(str, cause["evidence"]))
+        out += _wrap(evidence, 5, "dim")
     return out
 
 
 def verdict_line(doc: Mapping[str, Any], lang: str) -> Line:
     """The one line a person reads: status, the first cause, what to do, the exit code."""
+    return _printable([_verdict_spans(doc, lang)])[0]
+
+
+def _verdict_spans(doc: Mapping[str, Any], lang: str) -> Line:
     status = str(doc.get("status", "unknown"))
     causes = doc.get("causes", [])
     if doc.get("all_clear"):
@@ -155,8 +244,12 @@ def print_rich(lines: list[Line], stream: IO[str]) -> None:
     from rich.text import Text
 
     console = Console(file=stream, highlight=False, soft_wrap=True)
+    # One Text for the whole report: rich's cost per print call (about 0.1 ms) made a
+    # report of 50 000 lines take seconds. Text.append takes the content as it is: no
+    # markup, no emoji codes.
+    report = Text()
     for line in lines:
-        text = Text()
         for content, style in line:
-            text.append(content, style=style or None)
-        console.print(text)
+            report.append(content, style=style or None)
+        report.append("\n")
+    console.print(report, end="")
