@@ -6,6 +6,11 @@ functions only: nothing here touches the network or the environment.
 
 The full number is personal data: it is kept only in :attr:`KpjVerdict.digits` (hidden
 from ``repr``) and every text made here shows at most its last 3 characters.
+
+What was typed reaches a terminal (``kpj check`` echoes it, the probe puts it in the
+report), so a character of it is shown as itself only when it is printable: an escape,
+control or invisible format character is shown as U+FFFD in the masked number and by its
+code point (``U+001B``) where the message lists what is not a digit.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
+
+from jmo_doctor.safetext import one_line
 
 __all__ = ["KPJ_LENGTH", "KpjVerdict", "Reason", "check_kpj", "mask_kpj", "verdict_message"]
 
@@ -51,7 +58,7 @@ def _mask(cleaned: str) -> str:
     # At most 3 characters stay visible, and never fewer than 3 are hidden: a short
     # input must not be shown whole.
     visible = min(_MAX_VISIBLE, max(0, len(cleaned) - _MAX_VISIBLE))
-    return "*" * (len(cleaned) - visible) + cleaned[len(cleaned) - visible :]
+    return "*" * (len(cleaned) - visible) + one_line(cleaned[len(cleaned) - visible :])
 
 
 def mask_kpj(raw: str) -> str:
@@ -85,7 +92,12 @@ def _non_digits(verdict: KpjVerdict) -> str:
     for ch in verdict.digits:
         if ch not in _ASCII_DIGITS and ch not in seen:
             seen.append(ch)
-    return ", ".join(f"'{ch}'" for ch in seen)
+    return ", ".join(map(_shown, seen))
+
+
+def _shown(ch: str) -> str:
+    # a zero-width space pasted from a PDF is as invisible as an escape: name it
+    return f"'{ch}'" if ch.isprintable() and one_line(ch) == ch else f"U+{ord(ch):04X}"
 
 
 def verdict_message(verdict: KpjVerdict, lang: str = "id") -> str:

@@ -1,4 +1,9 @@
-"""Live per-probe progress on a terminal while the probes run (stderr, transient)."""
+"""Live per-probe progress on a terminal while the probes run (stderr, transient).
+
+Notes come from probes while they talk to servers, titles and ids from plug-ins: each is
+made printable once (:func:`~jmo_doctor.safetext.one_line`) and handed to rich as
+``Text``, never as markup, so ``[link=…]`` or an escape sequence in a note stays text.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from jmo_doctor.i18n import pick
 from jmo_doctor.plugins import LoadedProbe
 from jmo_doctor.report.labels import label
 from jmo_doctor.runner import Board
+from jmo_doctor.safetext import one_line
 
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim", "error": "magenta"}
 
@@ -42,6 +48,7 @@ class LiveProgress:
     def update(self, board: Board) -> None:
         from rich.spinner import Spinner
         from rich.table import Table
+        from rich.text import Text
 
         table = Table.grid(padding=(0, 1))
         titles = {p.id: pick(p.title, self._lang) for p in self._probes}
@@ -49,15 +56,20 @@ class LiveProgress:
             cell: Any
             if state.result is not None:
                 status = str(state.result.status)
-                cell = f"[{_STYLE.get(status, '')}]{label('probe.' + status, self._lang)}[/]"
+                cell = Text(label("probe." + status, self._lang), style=_STYLE.get(status, ""))
             elif state.started is not None:
                 cell = Spinner("dots", style="cyan")
             else:
-                cell = label("waiting", self._lang)
+                cell = Text(label("waiting", self._lang))
             note = state.note
             if state.result is None and state.fraction is not None:
                 note = f"{state.fraction:4.0%} {note}"
-            table.add_row(cell, f"[bold]{state.id}[/]", titles.get(state.id, ""), f"[dim]{note}[/]")
+            table.add_row(
+                cell,
+                Text(one_line(state.id), style="bold"),
+                Text(one_line(titles.get(state.id, ""))),
+                Text(one_line(note), style="dim"),
+            )
         elapsed = time.monotonic() - self._started
-        table.add_row("", "", f"[dim]{elapsed:.1f} s[/]", "")
+        table.add_row("", "", Text(f"{elapsed:.1f} s", style="dim"), "")
         self._live.update(table)
