@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from jmo_doctor import lock
+from jmo_doctor.paths import LOCK_FILE
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,6 +29,7 @@ _TRY = """
 import sys
 from pathlib import Path
 from jmo_doctor import lock
+from jmo_doctor.paths import LOCK_FILE
 try:
     with lock.acquire(Path(sys.argv[1]), use_flock=sys.argv[2] == "flock"):
         print("acquired")
@@ -40,6 +42,7 @@ _HOLD = """
 import sys
 from pathlib import Path
 from jmo_doctor import lock
+from jmo_doctor.paths import LOCK_FILE
 with lock.acquire(Path(sys.argv[1]), use_flock=sys.argv[2] == "flock"):
     print("locked", flush=True)
     sys.stdin.read()
@@ -280,7 +283,7 @@ def test_a_failed_pid_write_is_ignored(tmp_path: Path, monkeypatch: pytest.Monke
     real_write = os.write
 
     def full_for_the_lock(fd: int, data: bytes) -> int:
-        if os.readlink(f"/proc/self/fd/{fd}").endswith(lock.LOCK_FILE):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(LOCK_FILE):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 

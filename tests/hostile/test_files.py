@@ -34,8 +34,9 @@ from jmo_doctor.report import document, schema
 from tests.test_golden import SCENARIOS
 from tests.test_golden import _document as golden_document
 
-#: `run` without the network or the history: the kpj probe is offline.
-OFFLINE_RUN = ["run", "--only", "kpj", "--kpj", "12345678901", "--no-history"]
+#: `run` without the network: the kpj probe is offline; and without the history.
+KPJ_ONLY = ["run", "--only", "kpj", "--kpj", "12345678901"]
+OFFLINE_RUN = [*KPJ_ONLY, "--no-history"]
 #: Our own nodes in temp dirs, with the numbers of /dev/null, /dev/zero and /dev/full.
 NULL, ZERO, FULL = os.makedev(1, 3), os.makedev(1, 5), os.makedev(1, 7)
 
@@ -322,14 +323,23 @@ def full_data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         subprocess.run(["umount", str(mount_point)], check=False)
 
 
-def test_a_full_data_directory_costs_the_pid_note_not_the_run(
-    full_data_home: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("history", "said"),
+    [([], "history not saved"), (["--no-history"], None)],
+    ids=["with-history", "no-history"],
+)
+def test_a_full_data_directory_costs_notes_not_the_diagnosis(
+    history: list[str], said: str | None, full_data_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = run_cli([*OFFLINE_RUN, "--format", "json"])
+    code = run_cli([*KPJ_ONLY, *history, "--format", "json"])
     captured = capsys.readouterr()
     assert code == json.loads(captured.out)["exit_code"] != 3
-    assert "space" not in captured.err and "internal error" not in captured.err
-    assert lock.lock_path(full_data_home).read_text() == ""  # only the pid note is lost
+    assert "internal error" not in captured.err and "Traceback" not in captured.err
+    if said is None:
+        assert captured.err == ""
+    else:
+        assert said in _one_line(captured.err, "jmo-doctor: ")
+    assert lock.lock_path(full_data_home).read_text() == ""  # the pid note is lost
 
 
 # --- items 6 and 12: report show of files that are not reports -----------------------------
