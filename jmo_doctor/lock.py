@@ -185,8 +185,8 @@ def _vet(path: Path, status: os.stat_result) -> None:
     # a hard link planted to another file (e.g. one of root's) has this owner but 2+ names
     if status.st_nlink > 1:
         raise LockFileRefused(
-            f"the lock file {path} has other names (hard links), so it may be another "
-            "file of yours; jmo-doctor will not write to it: remove it"
+            f"the lock file {path} has other names (hard links), so writing it would change "
+            "another file too; jmo-doctor will not write to it: remove it"
         )
 
 
