@@ -3,7 +3,9 @@
 The event loop lives in a daemon thread; the calling thread waits for it until the
 deadline and then takes whatever has finished. So even a probe that blocks the event loop
 or a thread stuck in a library cannot keep the run past its deadline. Probes that have
-not finished by then are reported as ``probe.timeout``; crashes as ``probe.crashed``.
+not finished by then are reported as ``probe.timeout``; crashes as ``probe.crashed`` — a
+``TimeoutError`` the probe raises itself (``socket.timeout`` from a library) included: only
+the runner's own deadline is a timeout.
 """
 
 from __future__ import annotations
@@ -109,22 +111,33 @@ async def _guarded(loaded: LoadedProbe, shared: RunShared, board: Board, verbose
     limit = shared.remaining() - CANCEL_MARGIN_S
     if loaded.timeout is not None:
         limit = min(limit, loaded.timeout)
+    deadline = asyncio.timeout(max(0.0, limit))
     try:
-        result = await asyncio.wait_for(loaded.probe.run(ctx), timeout=max(0.0, limit))
+        async with deadline:
+            result = await loaded.probe.run(ctx)
         if not isinstance(result, ProbeResult):
             raise TypeError(f"run() returned {type(result).__name__}, not ProbeResult")
         result = replace(result, id=loaded.id, duration_s=round(time.monotonic() - started, 3))
-    except TimeoutError:
+    except TimeoutError as error:
         elapsed = time.monotonic() - started
-        result = error_result(loaded.id, "probe.timeout", shared.lang, elapsed, seconds=elapsed)
+        if deadline.expired():
+            result = error_result(loaded.id, "probe.timeout", shared.lang, elapsed, seconds=elapsed)
+        else:
+            # the probe's own TimeoutError (socket.timeout from a library, say) is a crash
+            # with its own words, not the runner's deadline
+            result = _crashed(loaded.id, error, shared.lang, elapsed, verbose)
     except Exception as error:
-        if verbose:
-            traceback.print_exc()
-        text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        result = error_result(
-            loaded.id, "probe.crashed", shared.lang, time.monotonic() - started, error=text
-        )
+        result = _crashed(loaded.id, error, shared.lang, time.monotonic() - started, verbose)
     board.finish(result)
+
+
+def _crashed(
+    probe_id: str, error: BaseException, lang: str, duration: float, verbose: bool
+) -> ProbeResult:
+    if verbose:
+        traceback.print_exception(error)
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return error_result(probe_id, "probe.crashed", lang, duration, error=text)
 
 
 async def _run_all(probes: Sequence[LoadedProbe], shared: RunShared, board: Board) -> None:

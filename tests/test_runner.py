@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from dataclasses import replace
 from typing import Any
+
+import pytest
 
 from jmo_doctor.api import ProbeContext, Status
 from jmo_doctor.runner import run_probes
@@ -61,6 +64,57 @@ def test_per_probe_timeout() -> None:
     assert time.monotonic() - started < 2
     assert result[0].status is Status.ERROR
     assert result[0].findings[0].code == "probe.timeout"
+
+
+async def _library_timeout(ctx: ProbeContext) -> str:
+    # what a blocking library lets escape: its socket's own timeout (socket.timeout)
+    left, right = socket.socketpair()
+    with left, right:
+        left.settimeout(0.05)
+        left.recv(1)  # nobody ever writes
+    return "never"
+
+
+async def _bare_timeout(ctx: ProbeContext) -> str:
+    await asyncio.sleep(0)
+    raise TimeoutError
+
+
+async def _own_wait_for(ctx: ProbeContext) -> str:
+    # the probe's own, shorter deadline on something of its own: not the runner's
+    await asyncio.wait_for(asyncio.sleep(30), timeout=0.05)
+    return "never"
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (_library_timeout, "TimeoutError: timed out"),
+        (_bare_timeout, "TimeoutError"),
+        (_own_wait_for, "TimeoutError"),
+    ],
+    ids=["socket-timeout-from-a-library", "bare-timeout-error", "probe-own-wait-for"],
+)
+def test_a_timeout_error_raised_by_the_probe_is_a_crash_not_the_deadline(
+    body: Any, shown: str
+) -> None:
+    started = time.monotonic()
+    result = run_probes([loaded(FuncProbe("lib", body))], make_shared(timeout=10))[0]
+    assert time.monotonic() - started < 2
+    assert result.status is Status.ERROR
+    assert [f.code for f in result.findings] == ["probe.crashed"]
+    assert result.findings[0].data["error"] == shown
+    assert "did not finish" not in result.summary
+
+
+def test_the_runners_deadline_is_still_a_timeout_with_the_time_it_took() -> None:
+    async def forever(ctx: ProbeContext) -> str:
+        await asyncio.sleep(60)
+        return "never"
+
+    result = run_probes([loaded(FuncProbe("slow", forever))], make_shared(timeout=0.8))[0]
+    assert [f.code for f in result.findings] == ["probe.timeout"]
+    assert 0.3 < result.findings[0].data["seconds"] < 1.0  # never "within 0.0 s"
 
 
 def test_deadline_holds_even_when_a_probe_blocks_the_event_loop() -> None:
