@@ -4,6 +4,11 @@ Both probes read the same requests: the clock probe compares the device clock wi
 ``Date`` headers these responses carry. ``shared_fetch`` memoizes the work for the run
 (``ctx.once("http:fetch")``), so whichever of the two asks first does it, and when http is
 skipped the clock probe still gets it.
+
+Requests honour the proxy variables, as the person's other tools do. Whether a request went
+through a proxy, and whether it got past it, is read from httpcore's trace: the first TCP
+connection goes to the proxy's address instead of the URL's, and a request that got past
+the proxy reached the URL's host (its TLS handshake, or any answer at all).
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ class Trace:
     wall: dict[str, float] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
     current: str = ""
+    #: Where the first TCP connection went (host, port): a proxy's, if one is used.
+    connect_peer: tuple[str, int] | None = None
+    tls_servers: set[str] = field(default_factory=set)  # names of the TLS handshakes begun
 
     async def __call__(self, name: str, info: dict[str, Any]) -> None:
         step, _, event = name.rpartition(".")
@@ -54,11 +62,18 @@ class Trace:
             self.wall[f"{step}.started"] = time.time()
             if step in _PHASES:  # not the clean-up steps that run after a cancel
                 self.current = step
+            self._note_peer(step, info)
         elif event == "complete":
             self.completed[step] = now
             self.wall[f"{step}.complete"] = time.time()
         elif event == "failed":
             self.failed.add(step)
+
+    def _note_peer(self, step: str, info: dict[str, Any]) -> None:
+        if step == "connect_tcp" and self.connect_peer is None:
+            self.connect_peer = (str(info.get("host", "")).lower(), int(info.get("port") or 0))
+        elif step == "start_tls":
+            self.tls_servers.add(str(info.get("server_hostname", "")).lower())
 
     def span_ms(self, first: str, last: str) -> float | None:
         if first in self.started and last in self.completed:
@@ -87,6 +102,8 @@ class Fetch:
     received_at: float = 0.0  # … and when its response headers arrived
     body_bytes: int = 0
     truncated: bool = False
+    via_proxy: bool = False  # sent through a proxy from the environment
+    proxy_failed: bool = False  # … and it never got past the proxy
 
     def as_detail(self) -> dict[str, object]:
         detail: dict[str, object] = {"url": self.url, "phase": self.phase}
@@ -95,10 +112,9 @@ class Fetch:
                 detail[key] = value
         detail.update(self.phases_ms)
         detail["body_bytes"] = self.body_bytes
-        if self.truncated:
-            detail["truncated"] = True
-        if self.timed_out:
-            detail["timed_out"] = True
+        for flag in ("truncated", "timed_out", "via_proxy", "proxy_failed"):
+            if getattr(self, flag):
+                detail[flag] = True
         return detail
 
 
@@ -151,6 +167,22 @@ def _reset_after_connect(error: BaseException | None) -> bool:
             pending.extend(current.exceptions)
         pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     return False
+
+
+def _through_proxy(
+    url: str, trace: Trace, answered: bool, error: BaseException | None
+) -> dict[str, bool]:
+    """Whether the request went through a proxy, and whether it failed at the proxy: it
+    broke off before reaching the URL's host (no TLS handshake with it, no answer)."""
+    parts = urlsplit(url)
+    origin = (parts.hostname or "").lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    via_proxy = trace.connect_peer not in (None, (origin, port))
+    past_proxy = answered or origin in trace.tls_servers
+    return {
+        "via_proxy": via_proxy,
+        "proxy_failed": via_proxy and error is not None and not past_proxy,
+    }
 
 
 def _error_text(error: BaseException) -> str:
@@ -211,6 +243,7 @@ async def fetch(
         "phases_ms": phases,
         "body_bytes": int(result.get("size", 0)),
         "truncated": bool(result.get("truncated", False)),
+        **_through_proxy(url, trace, response is not None, error),
     }
     if response is not None:
         common.update(

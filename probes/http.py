@@ -3,6 +3,10 @@
 The captive-portal check follows Android's rule: only 204, or 200 with an empty body,
 means open internet. Its redirects are not followed: the ``Location`` of a redirect is the
 portal's login page, and reporting it is the most useful thing this probe can do.
+
+Requests go through the proxy the environment sets, if any. A request that never got past
+that proxy is ``http.proxy_failed``: the tcp and dns probes connect directly, so they cannot
+see that the proxy everything else on the device uses does not work.
 """
 
 from __future__ import annotations
@@ -46,6 +50,12 @@ class HttpProbe(BaseProbe):
         "http.error": {
             "id": "Koneksi ke {target} terputus saat permintaan HTTP ({phase}): {error}.",
             "en": "The connection to {target} broke during the HTTP request ({phase}): {error}.",
+        },
+        "http.proxy_failed": {
+            "id": "Permintaan ke {target} lewat proxy yang diatur di perangkat ini gagal "
+            "sebelum sampai ke server (tahap: {phase}): {error}.",
+            "en": "The request to {target} through the proxy set on this device failed "
+            "before reaching the server (phase: {phase}): {error}.",
         },
         "http.captive_portal": {
             "id": "Jaringan ini meminta login (portal Wi-Fi): pemeriksaan menjawab {status} "
@@ -94,6 +104,8 @@ class HttpProbe(BaseProbe):
             ctx, PORTAL_TARGET, url, follow_redirects=False, body_cap=PORTAL_BODY_CAP
         )
         detail = result.as_detail()
+        if result.proxy_failed:
+            return _proxy_failed(ctx, result), detail
         if result.status is None:
             return None, detail  # no answer at all is offline, not a portal: others say so
         if result.status == 204 or (result.status == 200 and result.body_bytes == 0):
@@ -108,7 +120,15 @@ class HttpProbe(BaseProbe):
         return finding, detail
 
 
+def _proxy_failed(ctx: ProbeContext, item: Fetch) -> Finding:
+    return ctx.finding(
+        "http.proxy_failed", item.target, phase=item.phase, error=item.error, url=item.url
+    )
+
+
 def _judge(ctx: ProbeContext, item: Fetch) -> list[Finding]:
+    if item.proxy_failed:  # before the rest: the request never reached the server
+        return [_proxy_failed(ctx, item)]
     if item.timed_out:
         return [ctx.finding("http.timeout", item.target, phase=item.phase, url=item.url)]
     if item.error:

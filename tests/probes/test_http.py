@@ -4,21 +4,27 @@ captive-portal check (Android's rule: only 204 or an empty 200 is open internet)
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from jmo_doctor.api import ProbeResult, Status
 from probes.http import HttpProbe
 from tests.probes.servers import (
+    Blackhole,
     Pki,
     TcpServer,
     close_now,
     closed_port,
     http_handler,
     make_ctx,
+    now_date,
+    read_request,
+    respond,
 )
 
 
@@ -141,6 +147,108 @@ def test_refused_everywhere_is_left_to_tcp() -> None:
     assert result.findings == ()
     assert result.status is Status.SKIP
     assert result.details["captive_portal"]["error"]
+
+
+# --- a proxy from the environment ---------------------------------------------------------
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture
+def proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No proxy variable from the machine running the tests; each test sets its own."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+def _answers_as_the_origin(conn: socket.socket) -> None:
+    """A forward proxy that works: it answers the absolute URL it was asked for."""
+    _, target, _ = read_request(conn)
+    if urlsplit(target).path == "/204":
+        respond(conn, 204, b"", {"Date": now_date()})
+    else:
+        respond(conn, 200, b"hello", {"Date": now_date()})
+
+
+def _refuses_the_tunnel(conn: socket.socket) -> None:
+    read_request(conn)
+    respond(conn, 403, b"no")
+
+
+class BrokenProxy:
+    """A proxy address that does not work in one of the ways a stale setting does."""
+
+    def __init__(self, kind: str) -> None:
+        self._close: Callable[[], None] = lambda: None
+        if kind == "refused":  # nothing listens there any more
+            self.port = closed_port()
+        elif kind == "silent":  # a firewall drops the SYNs
+            hole = Blackhole()
+            self.port, self._close = hole.port, hole.close
+        else:
+            handler = {"reset": close_now, "refuses-tunnel": _refuses_the_tunnel}[kind]
+            server = TcpServer(handler)
+            self.port, self._close = server.port, server.close
+
+    def close(self) -> None:
+        self._close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "scheme"),
+    [("refused", "http"), ("reset", "http"), ("silent", "http"), ("refuses-tunnel", "https")],
+)
+def test_a_proxy_that_does_not_work_is_reported_for_every_request(
+    proxy_env: pytest.MonkeyPatch, web: TcpServer, kind: str, scheme: str
+) -> None:
+    # The target itself is up: only the way through the proxy is broken, which the tcp
+    # probe (connecting directly) cannot see. Before, this was "skip: see DNS/TCP".
+    proxy = BrokenProxy(kind)
+    proxy_env.setenv(f"{scheme.upper()}_PROXY", f"http://127.0.0.1:{proxy.port}")
+    try:
+        result = run(
+            f"{scheme}://127.0.0.1:{web.port}/ok",
+            f"{scheme}://127.0.0.1:{web.port}/204",
+            timeout=3.0,
+        )
+    finally:
+        proxy.close()
+    assert result.status is Status.FAIL
+    assert [(f.code, f.target) for f in result.findings] == [
+        ("http.proxy_failed", "bpjs"),
+        ("http.proxy_failed", "captive_portal"),
+    ]
+    assert all(f.data["error"] for f in result.findings)
+    detail = result.details["targets"]["bpjs"]
+    assert detail["via_proxy"] is True and detail["proxy_failed"] is True
+
+
+def test_a_working_proxy_is_used_and_is_not_a_finding(
+    proxy_env: pytest.MonkeyPatch, web: TcpServer
+) -> None:
+    proxy = TcpServer(_answers_as_the_origin)
+    proxy_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+    try:
+        # the origin's port is closed: only the proxy can have answered
+        closed = f"http://127.0.0.1:{closed_port()}"
+        result = run(f"{closed}/ok", f"{closed}/204")
+    finally:
+        proxy.close()
+    assert result.status is Status.PASS, result.findings
+    detail = result.details["targets"]["bpjs"]
+    assert detail["status"] == 200 and detail["via_proxy"] is True
+    assert "proxy_failed" not in detail
+
+
+def test_no_proxy_hosts_go_direct(proxy_env: pytest.MonkeyPatch, web: TcpServer) -> None:
+    proxy_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    proxy_env.setenv("NO_PROXY", "127.0.0.1")
+    base = f"http://127.0.0.1:{web.port}"
+    result = run(f"{base}/ok", f"{base}/204")
+    assert result.status is Status.PASS, result.findings
+    assert "via_proxy" not in result.details["targets"]["bpjs"]
 
 
 def test_all_network_probes_report_before_a_short_deadline(web: TcpServer) -> None:
