@@ -562,7 +562,10 @@ def find(explicit: str | None) -> Path | None:
     if env := os.environ.get("JMO_DOCTOR_CONFIG"):
         return Path(env)
     path = default_path()
-    return path if path.is_file() else None
+    try:
+        return path if path.is_file() else None
+    except OSError:  # a config dir we may not enter: load() says so, not a traceback
+        return path
 
 
 def load(explicit: str | None = None) -> Config:

@@ -5,26 +5,32 @@ past runs, so each run stores its time, status, first cause and a few key metric
 columns (cheap to query and chart) next to the whole redacted report (zlib-compressed:
 10,000 reports would otherwise take hundreds of MB on a phone).
 
-Recording never breaks a run: a full disk, a read-only directory or a locked database
-costs the history entry, not the report. A damaged database is moved aside and a new one
-started, so one bad write does not end the history for good.
+Recording never breaks a run: a full disk, a read-only directory, a locked database or
+one held past the run's deadline costs the history entry, not the report. A damaged
+database is moved aside and a new one started, so one bad write does not end the history
+for good. What is read back is data from disk, not trusted: every row is checked, and a
+bad one is skipped and counted, never the reason `run` or `history` fails.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sqlite3
+import stat
 import statistics
+import time
 import zlib
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from jmo_doctor.errors import UserError
 from jmo_doctor.i18n import pick
 from jmo_doctor.paths import HISTORY_FILE, ensure
 from jmo_doctor.report.labels import label
@@ -35,16 +41,29 @@ from jmo_doctor.report.metrics import (
     key_metrics,
     started_at,
 )
+from jmo_doctor.safetext import one_line
 from jmo_doctor.sparkline import sparkline
 
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT_S = 5.0  # a concurrent `jmo-doctor history` waits rather than fails
+#: How long one history operation may take when the caller gives no budget: a concurrent
+#: `jmo-doctor history` waits this long for a writer rather than failing at once.
+BUSY_TIMEOUT_S = 5.0
 STATUSES = ("ok", "warning", "critical", "unknown")
+
+# What a stored row may hold; anything else is damage, skipped when read.
+_MAX_TEXT = 1000  # characters in run_id, status, first cause and its title
+_MAX_REPORT_BYTES = 16 << 20  # a stored (compressed) report
+_MAX_REPORT_JSON = 64 << 20  # the report once inflated: a zlib bomb stops here
+#: 1901 … 2514: any clock a device may show, far enough from datetime's own limits that
+#: showing the time in another zone cannot overflow.
+_EARLIEST_S, _LATEST_S = -(2**31), 2**34
+_SQLITE_MAX_INT = 2**63 - 1
 
 # --- durations ---------------------------------------------------------------------------
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*([0-9]{1,12})\s*([smhdw])\s*$", re.IGNORECASE)
+MAX_DURATION_S = 100 * 366 * 86400  # no question about the past reaches further
 
 
 def parse_duration(text: str) -> int:
@@ -58,6 +77,8 @@ def parse_duration(text: str) -> int:
     seconds = int(match.group(1)) * _UNITS[match.group(2).lower()]
     if seconds <= 0:
         raise ValueError(f"invalid duration {text!r}: it must be longer than zero")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"invalid duration {text!r}: at most 100 years")
     return seconds
 
 
@@ -88,14 +109,25 @@ _COLUMNS = """
     report BLOB NOT NULL
 """
 _ROW_COLUMNS = ("run_id", "started_at", "status", "exit_code", "first_cause", "first_cause_title")
+_TEXT_COLUMNS = frozenset({"run_id", "status", "first_cause", "first_cause_title"})
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+#: The database and the files SQLite keeps next to it: none may be a link or a device.
+_SIBLINGS = ("", "-wal", "-shm", "-journal")
 
 
-class HistoryError(Exception):
+class HistoryError(UserError):
     """The history cannot be read; worded for the person who asked for it."""
 
 
 class _Damaged(Exception):
+    pass
+
+
+class _Refused(Exception):
+    """A file at the database's path that SQLite must not open (a link, a directory…)."""
+
+
+class _OutOfTime(Exception):
     pass
 
 
@@ -118,25 +150,122 @@ class HistoryRow:
     report: Mapping[str, Any] | None = None
 
 
+class HistoryRows(list[HistoryRow]):
+    """The rows of a query, oldest first, and how many stored runs could not be read."""
+
+    def __init__(self, rows: Iterable[HistoryRow] = (), *, skipped: int = 0) -> None:
+        super().__init__(rows)
+        self.skipped = skipped
+
+    @property
+    def warning(self) -> str | None:
+        """For stderr: that damaged rows were left out (None when all were read)."""
+        if not self.skipped:
+            return None
+        runs = "run was" if self.skipped == 1 else "runs were"
+        return f"{self.skipped} stored {runs} damaged and could not be read: skipped"
+
+
 def history_path(home: Path) -> Path:
     return home / HISTORY_FILE
 
 
-def _is_damage(error: sqlite3.Error) -> bool:
+#: Every budget gets at least this: an uncontended write takes milliseconds, and a run
+#: that used its whole deadline (the runs whose history matters most) still records,
+#: within the one second of grace SPEC §3 allows.
+MIN_BUDGET_S = 0.2
+
+
+class _Budget:
+    """The time one history operation may take: SQLite's waits and its work end with it."""
+
+    def __init__(self, seconds: float, *, floor: float = MIN_BUDGET_S) -> None:
+        # nan and negatives from a caller get the floor, infinity an hour: never "forever"
+        allowed = 0.0 if math.isnan(seconds) else min(seconds, 3600.0)
+        self.end = time.monotonic() + max(allowed, floor)
+
+    def left(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.end
+
+    def share(self, fraction: float) -> _Budget:
+        """A budget of ``fraction`` of the time left."""
+        return _Budget(self.left() * fraction, floor=0.0)
+
+
+class _Connection:
+    """A SQLite connection held to a :class:`_Budget`.
+
+    Before each statement the busy timeout is set to the time left, so waiting for
+    another writer ends at the deadline; the progress handler stops a statement that is
+    still working then (a long scan of a big or damaged database).
+    """
+
+    def __init__(self, db: sqlite3.Connection, budget: _Budget) -> None:
+        self.db = db
+        self.budget = budget
+        db.set_progress_handler(self._stop_if_late, 1000)
+
+    def _stop_if_late(self) -> int:
+        return 1 if self.budget.expired() else 0
+
+    def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        if self.budget.expired():
+            raise _OutOfTime
+        self.db.execute(f"PRAGMA busy_timeout = {int(self.budget.left() * 1000)}")
+        return self.db.execute(sql, parameters)
+
+
+@contextmanager
+def _connect(path: Path, budget: _Budget, mode: str) -> Iterator[_Connection]:
+    """``mode``: "rwc" to record, "ro" to read, "ro&immutable=1" in a read-only directory."""
+    uri = f"{path.absolute().as_uri()}?mode={mode}"  # as_uri escapes '?', '#' and '%'
+    db = sqlite3.connect(uri, uri=True, timeout=budget.left(), isolation_level=None)
+    with closing(db):
+        yield _Connection(db, budget)
+
+
+def _error_code(error: sqlite3.Error) -> int | None:
     code = getattr(error, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _is_damage(error: sqlite3.Error) -> bool:
+    code = _error_code(error)
+    if code is not None:
+        return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
     text = str(error).lower()
     return "malformed" in text or "not a database" in text
 
 
-@contextmanager
-def _open(path: Path) -> Iterator[sqlite3.Connection]:
-    with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)) as db:
-        yield db
+def _check_files(path: Path) -> bool:
+    """Whether the database exists; raises :class:`_Refused` for what must not be opened.
+
+    SQLite follows links and opens whatever is at the path: a link planted there would
+    have it write the target (any file of the user's), a FIFO would hang it. The data
+    directory is private to the user (0700), so checking before opening is enough.
+    """
+    exists = False
+    for suffix in _SIBLINGS:
+        each = path.with_name(path.name + suffix)
+        try:
+            mode = os.lstat(each).st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(mode):
+            raise _Refused(
+                f"{each} is a symbolic link; jmo-doctor does not follow links in its data "
+                "directory (remove the link)"
+            )
+        if not stat.S_ISREG(mode):
+            raise _Refused(f"{each} is not a regular file (move it away)")
+        exists = exists or suffix == ""
+    return exists
 
 
-def _prepare(db: sqlite3.Connection) -> None:
+def _prepare(db: _Connection) -> None:
     """Create or upgrade the schema; metric columns follow ``KEY_METRICS``."""
     new = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
     if new:
@@ -144,9 +273,14 @@ def _prepare(db: sqlite3.Connection) -> None:
     # WAL: a reader (`jmo-doctor history`) never blocks the cron job's write, nor fails.
     if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
         db.execute("PRAGMA journal_mode = WAL")
+    kind = db.execute("SELECT type FROM sqlite_master WHERE name = 'runs'").fetchone()
+    if kind is not None and kind[0] != "table":
+        raise _Damaged(f"'runs' is a {kind[0]}, not jmo-doctor's table")
     db.execute(f"CREATE TABLE IF NOT EXISTS runs ({_COLUMNS})")
-    db.execute("CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at)")
     have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    if missing := {"id", "report", *_ROW_COLUMNS} - have:
+        raise _Damaged(f"its runs table lacks {', '.join(sorted(missing))}")
+    db.execute("CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at)")
     for metric in KEY_METRICS:
         assert _IDENTIFIER.match(metric.column), metric.column
         if metric.column not in have:
@@ -154,32 +288,32 @@ def _prepare(db: sqlite3.Connection) -> None:
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _check(db: sqlite3.Connection) -> None:
+def _check(db: _Connection) -> None:
     rows = db.execute("PRAGMA quick_check").fetchall()
     if rows != [("ok",)]:
         raise _Damaged("; ".join(str(r[0]) for r in rows[:3]))
 
 
-def _insert(
-    path: Path, doc: Mapping[str, Any], keep: HistoryConfig, bpjs: Collection[str] | None
-) -> None:
+def _row_of(doc: Mapping[str, Any], bpjs: Collection[str] | None) -> dict[str, Any]:
     cause = first_cause(doc) or {}
-    metrics = key_metrics(doc, bpjs)
-    report = zlib.compress(json.dumps(doc, ensure_ascii=False).encode("utf-8"))
-    row: dict[str, Any] = {
+    return {
         "run_id": str((doc.get("run") or {}).get("id", "")),
         "started_at": started_at(doc).timestamp(),
         "status": str(doc.get("status", "unknown")),
         "exit_code": int(doc.get("exit_code", 3)),
         "first_cause": cause.get("id"),
         "first_cause_title": cause.get("title"),
-        "report": report,
-        **metrics,
+        "report": zlib.compress(json.dumps(doc, ensure_ascii=False).encode("utf-8")),
+        **key_metrics(doc, bpjs),
     }
+
+
+def _insert(path: Path, row: Mapping[str, Any], keep: HistoryConfig, budget: _Budget) -> None:
+    _check_files(path)
     names = ", ".join(row)
     marks = ", ".join(f":{name}" for name in row)
-    with _open(path) as db:
-        _check(db)
+    with _connect(path, budget, "rwc") as db:
+        _check_if_time(db)
         _prepare(db)
         db.execute("BEGIN IMMEDIATE")
         db.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", row)
@@ -187,26 +321,60 @@ def _insert(
         db.execute("DELETE FROM runs WHERE started_at < ?", (oldest,))
         db.execute(
             "DELETE FROM runs WHERE id <= (SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?)",
-            (keep.max_runs,),
+            (min(keep.max_runs, _SQLITE_MAX_INT),),
         )
         db.execute("COMMIT")
-        db.execute("PRAGMA incremental_vacuum")  # give pruned pages back to the disk
+        # housekeeping only, once the run is recorded: the deadline may cut it
+        with suppress(_OutOfTime, sqlite3.OperationalError):
+            db.execute("PRAGMA incremental_vacuum")  # give pruned pages back to the disk
+
+
+def _check_if_time(db: _Connection) -> None:
+    """Look for damage before writing, so a damaged file is moved aside as it was.
+
+    The check reads the whole file: on a big history with little time left it gets half
+    of that time and is skipped past it, so that the run's entry still fits.
+    """
+    whole = db.budget
+    db.budget = whole.share(0.5)
+    try:
+        _check(db)
+    except _OutOfTime:
+        pass
+    except sqlite3.OperationalError as error:
+        if _error_code(error) != sqlite3.SQLITE_INTERRUPT:
+            raise
+    finally:
+        db.budget = whole
+
+
+def _is_late(error: BaseException, budget: _Budget) -> bool:
+    if isinstance(error, _OutOfTime):
+        return True
+    if isinstance(error, sqlite3.OperationalError) and budget.expired():
+        return _error_code(error) in (
+            sqlite3.SQLITE_INTERRUPT,
+            sqlite3.SQLITE_BUSY,
+            sqlite3.SQLITE_LOCKED,
+            None,
+        )
+    return False
 
 
 def _move_aside(path: Path) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     aside = path.with_name(f"{path.name}.corrupt-{stamp}")
     counter = 1
-    while aside.exists():
+    while os.path.lexists(aside):
         counter += 1
         aside = path.with_name(f"{path.name}.corrupt-{stamp}-{counter}")
     os.replace(path, aside)
     # the write-ahead log belongs to the damaged file: keep it with it for inspection
     wal = path.with_name(path.name + "-wal")
-    if wal.exists():
+    if os.path.lexists(wal):
         os.replace(wal, aside.with_name(aside.name + "-wal"))
     shm = path.with_name(path.name + "-shm")
-    if shm.exists():
+    if os.path.lexists(shm):
         shm.unlink()
     return aside
 
@@ -217,33 +385,95 @@ def record(
     retention: HistoryConfig | None = None,
     *,
     bpjs: Collection[str] | None = None,
+    timeout_s: float = BUSY_TIMEOUT_S,
 ) -> RecordOutcome:
-    """Store one run (``doc`` should be the redacted report). Never raises."""
-    keep = retention or HistoryConfig()
+    """Store one run (``doc`` should be the redacted report).
+
+    Never raises, whatever the database holds or is; returns within about ``timeout_s``
+    (give it what is left of the run's deadline; at least :data:`MIN_BUDGET_S` is used),
+    with a message when not saved.
+    """
     path = history_path(home)
+    budget = _Budget(timeout_s)
     try:
         ensure(home)
+        row = _row_of(doc, bpjs)
+        keep = retention or HistoryConfig()
         try:
-            _insert(path, doc, keep, bpjs)
+            _insert(path, row, keep, budget)
             return RecordOutcome(True, path)
         except (_Damaged, sqlite3.DatabaseError) as error:
             if isinstance(error, sqlite3.DatabaseError) and not _is_damage(error):
                 raise
-            aside = _move_aside(path)
-            _insert(path, doc, keep, bpjs)
-            return RecordOutcome(
-                True,
-                path,
-                f"history database {path} was damaged ({error}); moved it aside to "
-                f"{aside.name} and started a new one",
-            )
-    except sqlite3.OperationalError as error:
-        reason = "it is locked by another process" if "locked" in str(error) else str(error)
-        return RecordOutcome(False, path, f"history not saved: {path}: {reason}")
-    except OSError as error:
-        return RecordOutcome(False, path, f"history not saved: {error.strerror or error}")
+            damage = error
     except Exception as error:  # the report matters more than its history entry
-        return RecordOutcome(False, path, f"history not saved: {type(error).__name__}: {error}")
+        return RecordOutcome(False, path, f"history not saved: {_why_not(error, path, budget)}")
+    return _start_again(path, row, keep, budget, damage)
+
+
+def _start_again(
+    path: Path, row: Mapping[str, Any], keep: HistoryConfig, budget: _Budget, damage: Exception
+) -> RecordOutcome:
+    """Move the damaged database aside (kept for inspection) and record in a new one."""
+    said = f"history database {path} was damaged ({damage})"
+    try:
+        aside = _move_aside(path)
+    except OSError as error:
+        return RecordOutcome(
+            False, path, f"{said}; history not saved: {_why_not(error, path, budget)}"
+        )
+    said += f"; moved it aside to {aside.name}"
+    try:
+        _insert(path, row, keep, budget)
+    except Exception as error:
+        return RecordOutcome(
+            False, path, f"{said}; history not saved: {_why_not(error, path, budget)}"
+        )
+    return RecordOutcome(True, path, f"{said} and started a new one")
+
+
+def _why_not(error: Exception, path: Path, budget: _Budget) -> str:
+    if isinstance(error, _Refused):
+        return str(error)
+    if _is_late(error, budget):
+        return (
+            f"{path}: no time left in the run's deadline (the database is busy: another "
+            "jmo-doctor writing it?)"
+        )
+    if isinstance(error, sqlite3.OperationalError):
+        code = _error_code(error)
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(error):
+            return f"{path}: it is locked by another process"
+        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+            return f"{path}: the data directory or the database is read-only ({error})"
+        return f"{path}: {error}"
+    if isinstance(error, OSError):
+        return f"{error.filename or path}: {error.strerror or error}"
+    return f"{type(error).__name__}: {error}"
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _select(column: str, have: Collection[str]) -> str:
+    """The SELECT expression of ``column``: anything of the wrong type or size reads as
+    ``X''`` (bytes), which validation rejects, so no value is ever loaded unbounded."""
+    if column not in have:  # a database from an older version may lack newer columns
+        return f"NULL AS {column}"
+    if column == "report":
+        return (
+            f"CASE WHEN typeof(report) = 'blob' AND length(report) <= {_MAX_REPORT_BYTES} "
+            "THEN report END AS report"
+        )
+    if column in _TEXT_COLUMNS:
+        return (
+            f"CASE WHEN {column} IS NULL THEN NULL WHEN typeof({column}) = 'text' "
+            f"AND length({column}) <= {_MAX_TEXT} THEN {column} ELSE X'' END AS {column}"
+        )
+    return (
+        f"CASE WHEN typeof({column}) IN ('integer', 'real', 'null') THEN {column} "
+        f"ELSE X'' END AS {column}"
+    )
 
 
 def query(
@@ -252,61 +482,167 @@ def query(
     since_seconds: float | None = None,
     *,
     with_reports: bool = False,
-) -> list[HistoryRow]:
-    """The newest ``limit`` runs (of the last ``since_seconds``), oldest first."""
+    timeout_s: float = BUSY_TIMEOUT_S,
+) -> HistoryRows:
+    """The newest ``limit`` readable runs (of the last ``since_seconds``), oldest first.
+
+    Damaged rows are skipped and counted in the result's ``skipped``. Any ``limit`` of 1
+    or more works (it is never handed to SQLite). Opens the database read-only, so the
+    history can be read from a read-only directory. Raises :class:`HistoryError`.
+    """
     if limit is not None and limit < 1:
         raise ValueError("limit must be at least 1")
     path = history_path(home)
-    if not path.exists():
-        return []
+    budget = _Budget(timeout_s)
+    try:
+        if not _check_files(path):
+            return HistoryRows()
+        return _read(path, budget, limit, _since(since_seconds), with_reports)
+    except _Refused as refused:
+        raise HistoryError(f"cannot read the history: {refused}") from None
+    except OSError as error:
+        raise HistoryError(
+            f"cannot read the history in {home}: {error.strerror or error}"
+        ) from None
+    except (sqlite3.Error, _OutOfTime) as error:
+        raise HistoryError(_unreadable(path, error, budget)) from None
+
+
+def _since(seconds: float | None) -> float:
+    now = datetime.now(UTC).timestamp()
+    if seconds is None or not math.isfinite(seconds) or seconds >= now - _EARLIEST_S:
+        return -math.inf
+    return now - seconds
+
+
+def _unreadable(path: Path, error: sqlite3.Error | _OutOfTime, budget: _Budget) -> str:
+    if isinstance(error, sqlite3.Error) and _is_damage(error):
+        return (
+            f"the history database {path} is damaged ({error}); the next run moves it "
+            "aside and starts a new one"
+        )
+    if _is_late(error, budget):
+        return f"the history database {path} is busy (another jmo-doctor writing it?)"
+    try:  # SQLite only says "unable to open database file": ask the system why
+        with path.open("rb"):
+            pass
+    except OSError as cause:
+        return f"cannot read the history database {path}: {cause.strerror or cause}"
+    return f"cannot read the history database {path}: {error}"
+
+
+def _read(
+    path: Path, budget: _Budget, limit: int | None, since: float, with_reports: bool
+) -> HistoryRows:
+    try:
+        return _fetch(path, budget, "ro", limit, since, with_reports)
+    except sqlite3.OperationalError as error:
+        # A WAL database read-only still needs its -shm file, and a read-only directory
+        # cannot get one: then nobody can be writing, and the file can be read as is.
+        if _error_code(error) not in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+            raise
+    return _fetch(path, budget, "ro&immutable=1", limit, since, with_reports)
+
+
+def _fetch(
+    path: Path, budget: _Budget, mode: str, limit: int | None, since: float, with_reports: bool
+) -> HistoryRows:
     columns = [m.column for m in KEY_METRICS]
     wanted = [*_ROW_COLUMNS, *columns, *(["report"] if with_reports else [])]
-    since = -1e18 if since_seconds is None else datetime.now(UTC).timestamp() - since_seconds
+    rows: list[HistoryRow] = []
+    skipped = 0
+    with _connect(path, budget, mode) as db:
+        have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+        if not have:
+            return HistoryRows()
+        select = ", ".join(_select(c, have) for c in wanted)
+        # Newest first, filtered here rather than with LIMIT: bad rows must not count
+        # towards the limit, and any limit the CLI accepts stays out of SQLite's integers.
+        cursor = db.execute(
+            f"SELECT {select} FROM runs WHERE started_at >= ? OR started_at IS NULL "
+            "ORDER BY id DESC",
+            (since,),
+        )
+        for raw in cursor:
+            row = _valid_row(raw, columns, with_reports)
+            if row is None:
+                skipped += 1
+                continue
+            rows.append(row)
+            if limit is not None and len(rows) >= limit:
+                break
+    rows.reverse()
+    return HistoryRows(rows, skipped=skipped)
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not (math.isfinite(value) and _EARLIEST_S <= value < _LATEST_S):
+        return None
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _number(value: Any) -> float | None:
+    """A stored metric as a float; raises ValueError for what is not a finite number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(value)
+    if not math.isfinite(value):
+        raise ValueError(value)
+    return float(value)
+
+
+def _valid_row(raw: Sequence[Any], columns: Sequence[str], with_report: bool) -> HistoryRow | None:
+    """The row as a :class:`HistoryRow`, or None when any field is not what we store."""
+    run_id, moment, status, exit_code, cause, title = raw[:6]
+    when = _moment(moment)
+    if when is None or not isinstance(run_id, str) or status not in STATUSES:
+        return None
+    if isinstance(exit_code, bool) or not isinstance(exit_code, int) or not 0 <= exit_code <= 3:
+        return None
+    if not all(v is None or isinstance(v, str) for v in (cause, title)):
+        return None
     try:
-        with _open(path) as db:
-            have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-            if not have:
-                return []
-            # a database from an older version may lack newer metric columns
-            select = ", ".join(c if c in have else f"NULL AS {c}" for c in wanted)
-            rows = db.execute(
-                f"SELECT {select} FROM runs WHERE started_at >= ? ORDER BY id DESC LIMIT ?",
-                (since, -1 if limit is None else limit),
-            ).fetchall()
-    except sqlite3.Error as error:
-        if _is_damage(error):
-            raise HistoryError(
-                f"the history database {path} is damaged ({error}); the next run moves it "
-                "aside and starts a new one"
-            ) from None
-        raise HistoryError(f"cannot read the history database {path}: {error}") from None
-    return [_row(r, columns, with_reports) for r in reversed(rows)]
-
-
-def _row(raw: Sequence[Any], columns: Sequence[str], with_report: bool) -> HistoryRow:
-    report = None
-    if with_report:
-        try:
-            report = json.loads(zlib.decompress(raw[-1]).decode("utf-8"))
-        except (zlib.error, ValueError, TypeError):
-            report = None
+        metrics = {c: _number(v) for c, v in zip(columns, raw[6 : 6 + len(columns)], strict=True)}
+    except ValueError:
+        return None
     return HistoryRow(
-        run_id=raw[0],
-        started_at=datetime.fromtimestamp(raw[1], UTC),
-        status=raw[2],
-        exit_code=raw[3],
-        first_cause=raw[4],
-        first_cause_title=raw[5],
-        metrics=dict(zip(columns, raw[6 : 6 + len(columns)], strict=True)),
-        report=report,
+        run_id=run_id,
+        started_at=when,
+        status=status,
+        exit_code=exit_code,
+        first_cause=cause,
+        first_cause_title=title,
+        metrics=metrics,
+        report=_report(raw[-1]) if with_report else None,
     )
 
 
-def last_status(home: Path) -> str | None:
-    """The status of the newest recorded run, or None (no history, or unreadable)."""
+def _report(blob: Any) -> Mapping[str, Any] | None:
+    """The stored report, or None when it is damaged or would inflate past the cap."""
+    if not isinstance(blob, bytes):
+        return None
     try:
-        rows = query(home, limit=1)
-    except (HistoryError, ValueError, OSError):
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(blob, _MAX_REPORT_JSON)
+        if inflater.unconsumed_tail:
+            return None
+        doc = json.loads(data.decode("utf-8"))
+    except (zlib.error, ValueError, RecursionError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def last_status(home: Path, *, timeout_s: float = BUSY_TIMEOUT_S) -> str | None:
+    """The status of the newest readable run, or None (no history, unreadable, no time).
+
+    Never raises, and returns within about ``timeout_s``.
+    """
+    try:
+        rows = query(home, limit=1, timeout_s=timeout_s)
+    except Exception:  # --notify is worth less than the run: no previous status then
         return None
     return rows[-1].status if rows else None
 
@@ -329,6 +665,10 @@ _WORDS: dict[str, dict[str, str]] = {
     "stats": {
         "id": "min {min} · median {median} · maks {max}",
         "en": "min {min} · median {median} · max {max}",
+    },
+    "skipped": {
+        "id": "Peringatan: {n} pemeriksaan tersimpan rusak dan dilewati",
+        "en": "Warning: {n} stored run(s) damaged and skipped",
     },
 }
 
@@ -354,7 +694,8 @@ def _cause_text(row: HistoryRow, lang: str) -> str:
 
             return catalogue.text(row.first_cause, lang).title
         except Exception:  # a cause from a newer version, or no catalogue: keep the stored one
-            return row.first_cause_title or row.first_cause
+            # text from the database file: no escape sequence of it reaches the terminal
+            return one_line(row.first_cause_title or row.first_cause)
     return "—"
 
 
@@ -362,11 +703,17 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}"
 
 
+def _skipped(rows: Sequence[HistoryRow]) -> int:
+    return rows.skipped if isinstance(rows, HistoryRows) else 0
+
+
 def render_text(
     rows: Sequence[HistoryRow], lang: str, *, tz: tzinfo | None = None, width: int = 40
 ) -> str:
+    """The runs as a table with trends; a warning line last when damaged runs were skipped."""
+    warning = [_word("skipped", lang).format(n=n)] if (n := _skipped(rows)) else []
     if not rows:
-        return _word("empty", lang) + "\n"
+        return "\n".join([_word("empty", lang), *warning]) + "\n"
 
     def when(moment: datetime) -> str:
         return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
@@ -408,7 +755,7 @@ def render_text(
         if share[s]
     ]
     lines.append(f"  {_word('share', lang).ljust(label_width)}  {' · '.join(parts)}")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *(["", *warning] if warning else [])]) + "\n"
 
 
 def render_json(rows: Sequence[HistoryRow]) -> str:
@@ -439,7 +786,12 @@ def render_json(rows: Sequence[HistoryRow]) -> str:
             if present
             else {"count": 0}
         )
-    summary = {"runs": len(rows), "status_share": status_share(rows), "metrics": trends}
+    summary = {
+        "runs": len(rows),
+        "skipped_damaged": _skipped(rows),
+        "status_share": status_share(rows),
+        "metrics": trends,
+    }
     return (
         json.dumps(
             {"schema_version": SCHEMA_VERSION, "runs": runs, "summary": summary},

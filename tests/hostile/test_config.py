@@ -4,6 +4,7 @@ key, exit code 3 — never a traceback, a hang, a huge allocation or a silently 
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -373,3 +374,22 @@ def test_check_timeout_names_the_option(value: float, fragment: str) -> None:
 @pytest.mark.parametrize("value", [0.001, 2, 30.0, 3600])
 def test_check_timeout_passes_real_deadlines(value: float) -> None:
     assert config.check_timeout(value) == float(value)
+
+
+def test_a_config_dir_we_may_not_enter_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`is_file()` raised PermissionError from the implicit lookup: an internal error."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user")
+    locked = Path(tempfile.mkdtemp(prefix="jmo-cfg-"))  # 0700, root's: `nobody` stays out
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(locked))
+    try:
+        os.setegid(65534)
+        os.seteuid(65534)
+        try:
+            with pytest.raises(ConfigError, match=r"cannot read config \(Permission denied\)"):
+                config.load(None)
+        finally:
+            os.seteuid(0)
+            os.setegid(0)
+    finally:
+        locked.rmdir()
