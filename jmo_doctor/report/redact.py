@@ -1,11 +1,12 @@
 """Redaction (SPEC §7): what leaves the device in a report never identifies the person.
 
 Reports are scrubbed as a whole document, in one walk, and the walk knows the document's
-structure (:data:`REPORT_STRUCTURE`): ids, enums, codes, numbers, the configured targets
-and every dictionary key are the report's own vocabulary and are never rewritten; every
-other string (summaries, messages, finding data, details, causes' prose and evidence,
-warnings, environment values, plug-in fields nobody listed) is free text and passes
-through the same replacements, so no probe has to remember to redact.
+structure (:data:`REPORT_STRUCTURE`): ids, enums, codes, numbers, the configured targets,
+the ``code@target`` of an evidence item and every dictionary key are the report's own
+vocabulary and are never rewritten; every other string (summaries, messages, finding
+data, details, causes' prose, what an evidence item saw, warnings, environment values,
+plug-in fields nobody listed) is free text and passes through the same replacements, so
+no probe has to remember to redact.
 
 What is replaced in free text, always literally (a KPJ such as ``(.*.*)*X`` is a string
 to find, never a pattern to run):
@@ -54,12 +55,15 @@ _ANONYMOUS_NAMES = frozenset(
     | {"localhost", "localhost.localdomain", "localdomain"}
 )
 _NOT_DEVICE_ADDRESSES = frozenset({"127.0.0.1", "::1", "0.0.0.0", "::"})
+_EVIDENCE_HEAD = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)+(?:@[^\s(]+)?")
 
 # Where a report keeps structure rather than text. A key not listed is free text: a field
 # added later, or a plug-in's, is scrubbed unless someone decides it is structure.
 KEEP: Final = "keep"
 TEXT: Final = "text"
-#: KEEP, TEXT, an object (its keys' shapes) or a list (``[shape of every item]``)
+#: "code@target (issuer: …)": the code and target are vocabulary, the rest what was seen
+EVIDENCE: Final = "evidence"
+#: KEEP, TEXT, EVIDENCE, an object (its keys' shapes) or a list (``[shape of each item]``)
 Shape: TypeAlias = str | Mapping[str, "Shape"] | list["Shape"]
 
 _FINDING: Mapping[str, Shape] = {"code": KEEP, "target": KEEP}  # message, data: text
@@ -76,7 +80,8 @@ _CAUSE: Mapping[str, Shape] = {
     "confidence": KEEP,
     "article_section": KEEP,
     "severity": KEEP,
-}  # title, explanation, fix, evidence: text
+    "evidence": [EVIDENCE],
+}  # title, explanation, fix: text
 REPORT_STRUCTURE: Final[Mapping[str, Shape]] = {
     "schema_version": KEEP,
     "tool": {"name": KEEP, "version": KEEP},
@@ -84,6 +89,7 @@ REPORT_STRUCTURE: Final[Mapping[str, Shape]] = {
     "status": KEEP,
     "exit_code": KEEP,
     "all_clear": KEEP,
+    "scope": KEEP,  # probe ids and why each was not checked: enums, booleans
     "environment": {"platform": KEEP},  # os, machine, python, …: text
     "targets": [{"name": KEEP, "host": KEEP, "role": KEEP}],
     "probes": [_PROBE],
@@ -149,6 +155,18 @@ def _kpj_rules(kpj: str) -> list[tuple[str, Replacement]]:
     return rules
 
 
+def _address_pattern(address: str) -> str:
+    """``address`` where it is that address, not part of a longer one.
+
+    ``192.168.1.23`` is not in ``192.168.1.230``, but it is in ``192.168.1.23:54321`` (a
+    port) and ``::ffff:192.168.1.23``; ``fe80::1c2b`` is not in ``fe80::1c2b:5``.
+    """
+    literal = re.escape(address)
+    if ":" in address:
+        return rf"(?<![\w.])(?<![0-9A-Fa-f:]:){literal}(?!\w|:[0-9A-Fa-f:])"
+    return rf"(?<![\w.]){literal}(?!\w|\.\d)"
+
+
 def _url_without_credentials(found: str) -> str:
     return found[: found.index("://") + 3] + "<credentials>@"
 
@@ -180,8 +198,7 @@ class Redactor:
         for address in sorted(set(device_addresses), key=len, reverse=True):
             bare = address.split("%")[0].split("/")[0]
             if bare and bare not in _NOT_DEVICE_ADDRESSES:
-                pattern = rf"(?<![\w.:]){re.escape(bare)}(?![\w:]|\.\d)"
-                rules.append((pattern, _always("<ip>")))
+                rules.append((_address_pattern(bare), _always("<ip>")))
         for name, placeholder in ((hostname, "<host>"), (username, "<user>")):
             if name and len(name) >= 3 and name.lower() not in _ANONYMOUS_NAMES:
                 pattern = rf"(?<![\w-]){re.escape(name)}(?![\w-])"
@@ -217,7 +234,7 @@ class Redactor:
 
     def _walk(self, value: Any, shape: Shape) -> Any:
         if isinstance(value, str):
-            return value if shape == KEEP else self.text(value)
+            return self._string(value, shape)
         if isinstance(value, Mapping):
             fields = shape if isinstance(shape, Mapping) else {}
             inner = KEEP if shape == KEEP else TEXT
@@ -226,3 +243,10 @@ class Redactor:
             item = shape[0] if isinstance(shape, list) else KEEP if shape == KEEP else TEXT
             return [self._walk(element, item) for element in value]
         return value
+
+    def _string(self, value: str, shape: Shape) -> str:
+        if shape == KEEP:
+            return value
+        if shape == EVIDENCE and (head := _EVIDENCE_HEAD.match(value)):
+            return value[: head.end()] + self.text(value[head.end() :])
+        return self.text(value)
