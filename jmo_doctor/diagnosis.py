@@ -3,17 +3,27 @@
 Each cause has one small rule in :data:`RULES` that reads only the finding contract of
 ``docs/findings.md`` (codes, the role of each finding's target, the documented data keys)
 and returns a :class:`Candidate` — a confidence and the findings it rests on — or nothing.
-Then three steps, in this order:
+Then four steps, in this order:
 
 1. folding (:data:`FOLDS`): a cause that explains another one's findings absorbs them;
    a cause left with no finding of its own disappears and its findings support the holder
    (offline explains every DNS and TLS failure, a login portal explains the broken TLS
    and DNS it causes, a wrong clock explains "expired" certificates);
-2. the residual: when no network or app cause is left, the article's cause 1
-   (``kpj_not_linked``) and the administrative causes are what remains;
-3. ranking: severity, then confidence, then :data:`PRIORITY`.
+2. what no cause explains: a failing plug-in probe's findings become
+   ``unexplained_failure``;
+3. the residual: when no network or app cause is left and every probe that judges them
+   (:data:`JUDGES`) gave its verdict, the article's cause 1 (``kpj_not_linked``) and the
+   administrative causes are what remains;
+4. ranking: severity, then confidence, then :data:`PRIORITY`.
 
-The words of each cause come from the catalogue (``data/causes.toml``).
+Plug-ins may bring causes of their own (SPEC §5): each names the finding codes that point
+to it (see ``catalogue``), and is found by the same rule for all of them.
+
+An OK verdict is a claim (SPEC §3): :class:`Scope` records which probes gave a verdict,
+"all clear" holds only when every judge did, and a probe that ended in ``error`` makes an
+otherwise clean run ``unknown``.
+
+The words of each cause come from the catalogue (``data/causes.toml`` and the plug-ins').
 """
 
 from __future__ import annotations
@@ -29,7 +39,9 @@ from jmo_doctor.config import Target
 from jmo_doctor.exitcodes import ExitStatus
 
 __all__ = [
+    "BUILTIN_PROBES",
     "FOLDS",
+    "JUDGES",
     "PRIORITY",
     "RULES",
     "Candidate",
@@ -37,6 +49,7 @@ __all__ = [
     "Diagnosis",
     "Facts",
     "Observation",
+    "Scope",
     "diagnose",
 ]
 
@@ -55,14 +68,44 @@ class Cause:
     summary: str = ""  # one line for the verdict, in the same language as the title
 
 
+#: Why a probe gave no verdict (the report's ``scope.not_checked``).
+NOT_SELECTED: Final = "not_selected"  # left out by --only/--skip
+QUICK: Final = "quick"  # skipped by --quick
+SKIPPED: Final = "skipped"  # the probe had nothing it could measure
+ERRORED: Final = "error"  # crashed, timed out or stopped
+INCOMPLETE: Final = "incomplete"  # ran, but could not finish its check
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the run checked: a verdict speaks only for the probes that gave one."""
+
+    checked: tuple[str, ...]  # probes that ran and gave a verdict, in report order
+    not_checked: Mapping[str, str]  # probe id → NOT_SELECTED | QUICK | SKIPPED | …
+    #: Whether the installed JMO version was learned; None when the store probe did not run.
+    installed_version_known: bool | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every judge of the network and the app gave its verdict."""
+        return all(judge in self.checked for judge in JUDGES)
+
+    @property
+    def errored(self) -> bool:
+        """A probe crashed, timed out or was stopped before it finished."""
+        return ERRORED in self.not_checked.values()
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     causes: tuple[Cause, ...]
     status: ExitStatus
-    all_clear: bool  # nothing network- or app-related was found
+    #: Nothing is wrong with the device, network or app, and every judge looked (SPEC §3).
+    all_clear: bool
     #: Warning-level findings no cause accounts for (an expiring certificate, broken IPv6,
     #: a slow resolver), as evidence strings: they make the status WARNING on their own.
     unexplained: tuple[str, ...] = ()
+    scope: Scope = field(default_factory=lambda: Scope((), {}))
 
 
 HIGH: Final = "high"
@@ -76,6 +119,8 @@ SYSTEM_RESOLVER: Final = "system"
 
 #: Tie-break order after severity and confidence: the more fundamental cause first, so the
 #: user fixes what the other causes may merely be symptoms of.
+#: Plug-in causes come right before ``unexplained_failure``: a cause that names the
+#: problem beats one that cannot.
 PRIORITY: tuple[str, ...] = (
     "offline",
     "captive_portal",
@@ -84,17 +129,32 @@ PRIORITY: tuple[str, ...] = (
     "dns_failure",
     "tls_intercepted",
     "vpn_or_proxy",
+    "mtu_blackhole",
     "bpjs_unreachable",
+    "ipv6_broken",
     "unstable_connection",
     "slow_connection",
     "app_outdated",
+    "device_unsupported",
+    "unexplained_failure",
     "kpj_invalid",
     "kpj_not_linked",
     "membership_data",
 )
+UNEXPLAINED_FAILURE: Final = "unexplained_failure"
 
-#: Causes that say nothing about the device, network or app: when only these are left,
-#: the run is "all clear" and the residual causes are listed.
+#: The probes that judge the network (system … http) and the app (store): "all clear" is a
+#: claim about all of them, so it needs a verdict from each (SPEC §3).
+JUDGES: tuple[str, ...] = ("system", "dns", "tcp", "tls", "http", "store")
+#: The probes jmo-doctor ships. Their findings are what the rules read, and the rules
+#: leave some alone on purpose (a dead reference host, a store that cannot be read); any
+#: other probe is a plug-in, whose failures count even when no cause explains them.
+BUILTIN_PROBES = frozenset({*JUDGES, "kpj", "clock", "bandwidth"})
+#: Findings that say a probe ran but could not do its check: its silence proves nothing.
+_CHECK_INCOMPLETE = frozenset({"store.unavailable"})
+
+#: Causes that say nothing about the device, network or app: when only these are left
+#: and every judge gave its verdict, the run is "all clear" and the residual is listed.
 _ACCOUNT_CAUSES = frozenset({"kpj_invalid", "kpj_not_linked", "membership_data"})
 
 #: Probes whose findings say whether a target answers at all.
@@ -103,6 +163,8 @@ _CONNECTIVITY_PROBES = frozenset({"tcp", "tls", "http"})
 _CONCLUSIVE = frozenset({Status.PASS, Status.WARN, Status.FAIL})
 #: The runner's own findings: they say a probe did not finish, not that anything is wrong.
 _RUNNER_CODES = frozenset({"probe.timeout", "probe.crashed", "probe.skipped", "probe.interrupted"})
+#: Why the runner skipped a probe, as the ``probe.skipped`` finding's ``reason`` says it.
+_SKIP_REASONS: Mapping[str, str] = MappingProxyType({"--quick": QUICK})
 
 _CONNECT_FAILURES = frozenset({"tcp.timeout", "tcp.refused", "http.timeout"})
 _DNS_FAILURES = frozenset({"dns.timeout", "dns.servfail", "dns.nxdomain"})
@@ -143,6 +205,9 @@ class Observation:
     target: str | None
     role: str | None  # "bpjs" | "reference" | None (no target, or not a configured one)
     finding: Finding = field(compare=False)
+    #: The probe that reported it, and whether that probe ended in ``fail``.
+    probe: str = field(default="", compare=False)
+    failed: bool = field(default=False, compare=False)
 
     @property
     def data(self) -> Mapping[str, Any]:
@@ -166,10 +231,18 @@ class Facts:
 
     def __init__(self, results: Sequence[ProbeResult], targets: Sequence[Target]) -> None:
         roles = {target.name: target.role for target in targets}
-        findings = [finding for result in results for finding in result.findings]
+        findings = [(result, finding) for result in results for finding in result.findings]
         self.observations: tuple[Observation, ...] = tuple(
-            Observation(position, f.code, f.target, roles.get(f.target or ""), f)
-            for position, f in enumerate(findings)
+            Observation(
+                position,
+                f.code,
+                f.target,
+                roles.get(f.target or ""),
+                f,
+                probe=result.id,
+                failed=result.status is Status.FAIL,
+            )
+            for position, (result, f) in enumerate(findings)
         )
         self.target_names: tuple[str, ...] = tuple(roles)
         self.roles: Mapping[str, str] = MappingProxyType(roles)
@@ -370,14 +443,16 @@ def _tls_intercepted(facts: Facts) -> Candidate | None:
 
 def _vpn_or_proxy(facts: Facts) -> Candidate | None:
     tunnels = facts.having({"system.vpn", "system.proxy"})
-    if not tunnels:
-        return None
     bpjs_failures = tuple(
         o
         for o in facts.having(_ANY_FAILURE, roles={BPJS})
         if not (o.code in _DNS_FAILURES and not facts.is_system_dns_failure(o))
     )
-    if not bpjs_failures:
+    # Requests sent through the configured proxy that never got past it: the proxy itself
+    # does not work, whatever the direct connections of the other probes say.
+    if broken_proxy := facts.having({"http.proxy_failed"}):
+        return Candidate("vpn_or_proxy", HIGH, broken_proxy + bpjs_failures, context=tunnels)
+    if not tunnels or not bpjs_failures:
         return None  # a VPN under which BPJS works is the user's business, not a cause
     # Reference hosts working through the same tunnel singles out the BPJS side refusing
     # the tunnel's exit address.
@@ -447,9 +522,11 @@ def _slow_connection(facts: Facts) -> Candidate | None:
     return Candidate("slow_connection", HIGH if low else MEDIUM, low + bloat, explains=queueing)
 
 
-def _found_by(code: str, cause_id: str) -> Rule:
+def _found_by(codes: Iterable[str], cause_id: str) -> Rule:
+    wanted = frozenset(codes)
+
     def rule(facts: Facts) -> Candidate | None:
-        found = facts.having({code})
+        found = facts.having(wanted)
         return Candidate(cause_id, HIGH, found) if found else None
 
     rule.__name__ = f"_{cause_id}"
@@ -469,8 +546,8 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "bpjs_unreachable": _bpjs_unreachable,
         "unstable_connection": _unstable_connection,
         "slow_connection": _slow_connection,
-        "app_outdated": _found_by("store.outdated", "app_outdated"),
-        "kpj_invalid": _found_by("kpj.invalid", "kpj_invalid"),
+        "app_outdated": _found_by({"store.outdated"}, "app_outdated"),
+        "kpj_invalid": _found_by({"kpj.invalid"}, "kpj_invalid"),
     }
 )
 
@@ -527,8 +604,39 @@ def _fold(found: Mapping[str, Candidate]) -> dict[str, Candidate]:
     return kept
 
 
+def _plugin_rules() -> dict[str, Rule]:
+    """One rule per plug-in cause: the finding codes it names point to it (SPEC §5)."""
+    return {
+        item.id: _found_by(item.codes, item.id)
+        for item in catalogue.entries().values()
+        if item.codes and item.id not in RULES
+    }
+
+
+def _explained(o: Observation, found: Iterable[Candidate]) -> bool:
+    return any(o in c.all_evidence() or c.accounts_for(o) for c in found)
+
+
+def _unexplained_failure(facts: Facts, found: Mapping[str, Candidate]) -> Candidate | None:
+    """A failing plug-in probe's findings that no cause explains: the run must not read
+    as fine because jmo-doctor does not know what the plug-in found (SPEC §5)."""
+    left = tuple(
+        o
+        for o in facts.observations
+        if o.failed
+        and o.probe not in BUILTIN_PROBES
+        and o.code not in _RUNNER_CODES
+        and not _explained(o, found.values())
+    )
+    return Candidate(UNEXPLAINED_FAILURE, MEDIUM, left) if left else None
+
+
 def _with_residual(found: dict[str, Candidate]) -> bool:
     """Add the residual causes when nothing on the device, network or app is wrong.
+
+    Only for a run whose judges all gave their verdict (the caller checks): the residual
+    causes say that nothing else explains the missing balance, which a run that did not
+    look cannot say.
 
     An invalid KPJ does not stop the residual: the number was typed for this check, so the
     article's cause 1 — link a correct 11-digit KPJ in JMO — is still the next thing to do
@@ -557,16 +665,52 @@ def _unexplained_warnings(facts: Facts, listed: Iterable[Candidate]) -> tuple[Ob
     )
 
 
+def _tie_break(cause_id: str) -> tuple[int, int]:
+    if cause_id in PRIORITY:
+        return (PRIORITY.index(cause_id), 1)
+    return (PRIORITY.index(UNEXPLAINED_FAILURE), 0)  # a plug-in's cause (see PRIORITY)
+
+
 def _ranked(found: Mapping[str, Candidate]) -> list[Candidate]:
-    def key(candidate: Candidate) -> tuple[int, int, int]:
+    def key(candidate: Candidate) -> tuple[int, int, tuple[int, int]]:
         severity = catalogue.entry(candidate.cause_id).severity
         return (
             -int(severity),
             _CONFIDENCE_ORDER[candidate.confidence],
-            PRIORITY.index(candidate.cause_id),
+            _tie_break(candidate.cause_id),
         )
 
     return sorted(found.values(), key=key)
+
+
+# --- what the run checked --------------------------------------------------------------------
+
+
+def _why_not_checked(result: ProbeResult) -> str | None:
+    """None when the probe gave a verdict, else why not (see :class:`Scope`)."""
+    if result.status is Status.ERROR:
+        return ERRORED
+    if result.status is Status.SKIP:
+        reasons = [str(f.data.get("reason")) for f in result.findings if f.code == "probe.skipped"]
+        return next((_SKIP_REASONS[r] for r in reasons if r in _SKIP_REASONS), SKIPPED)
+    if any(f.code in _CHECK_INCOMPLETE for f in result.findings):
+        return INCOMPLETE
+    return None
+
+
+def _scope(results: Sequence[ProbeResult]) -> Scope:
+    not_checked = {r.id: why for r in results if (why := _why_not_checked(r)) is not None}
+    ran = {r.id for r in results}
+    not_checked.update({judge: NOT_SELECTED for judge in JUDGES if judge not in ran})
+    store = next((r for r in results if r.id == "store" and r.status in _CONCLUSIVE), None)
+    known = None
+    if store is not None:
+        known = not any(f.code == "store.installed_unknown" for f in store.findings)
+    return Scope(
+        checked=tuple(r.id for r in results if r.id not in not_checked),
+        not_checked=MappingProxyType(not_checked),
+        installed_version_known=known,
+    )
 
 
 def _cause(candidate: Candidate, rank: int, lang: str) -> Cause:
@@ -586,33 +730,53 @@ def _cause(candidate: Candidate, rank: int, lang: str) -> Cause:
     )
 
 
+def _status(causes: Sequence[Cause], unexplained: bool, scope: Scope) -> ExitStatus:
+    status = max((c.severity for c in causes), default=ExitStatus.OK)
+    if unexplained:
+        status = max(status, ExitStatus.WARNING)
+    # A check that did not finish may have been about to find the fault, and a run in
+    # which no probe could give a verdict (``--only store`` with both stores unreachable)
+    # checked nothing: "ok" would be a claim the run cannot back. A warning or worse that
+    # was found stands on its own.
+    unfinished = scope.errored or not scope.checked
+    if unfinished and status < ExitStatus.WARNING:
+        return ExitStatus.UNKNOWN
+    return status
+
+
 def diagnose(results: Sequence[ProbeResult], targets: Sequence[Target], lang: str) -> Diagnosis:
-    """Rank the causes that explain ``results``; ``targets`` gives each target's role."""
+    """Rank the causes that explain ``results``; ``targets`` gives each target's role.
+
+    ``results`` holds one result per probe the run chose: a judge missing from them was
+    left out by ``--only``/``--skip``, and the verdict then speaks only of the others.
+    """
     facts = Facts(results, targets)
+    scope = _scope(results)
     looked = bool(facts.conclusive_probes) or any(
         o.code not in _RUNNER_CODES for o in facts.observations
     )
     if not looked:
         # Every probe errored, timed out or was skipped: saying "all clear" would be a lie.
-        return Diagnosis(causes=(), status=ExitStatus.UNKNOWN, all_clear=False)
+        return Diagnosis(causes=(), status=ExitStatus.UNKNOWN, all_clear=False, scope=scope)
 
+    rules = {**RULES, **_plugin_rules()}
     found = {
         cause_id: candidate
-        for cause_id, rule in RULES.items()
+        for cause_id, rule in rules.items()
         if (candidate := rule(facts)) is not None
     }
     found = _fold(found)
-    residual = _with_residual(found)
+    if unaccounted := _unexplained_failure(facts, found):
+        found[UNEXPLAINED_FAILURE] = unaccounted
+    residual = scope.complete and not scope.errored and _with_residual(found)
     ranked = _ranked(found)
     causes = tuple(_cause(c, rank, lang) for rank, c in enumerate(ranked, start=1))
 
     unexplained = _unexplained_warnings(facts, ranked)
-    status = max((c.severity for c in causes), default=ExitStatus.OK)
-    if unexplained:
-        status = max(status, ExitStatus.WARNING)
     return Diagnosis(
         causes=causes,
-        status=status,
+        status=_status(causes, bool(unexplained), scope),
         all_clear=residual and not unexplained,
         unexplained=_evidence_strings(unexplained),
+        scope=scope,
     )

@@ -1,6 +1,8 @@
 """Probe discovery through the ``jmo_doctor.probes`` entry points (built-ins included).
 
-A plug-in that fails to load costs one warning line; the run goes on without it.
+A plug-in that fails to load costs one warning line; the run goes on without it. Causes
+that plug-ins bring (``jmo_doctor.causes``, see ``catalogue``) are loaded with the probes,
+so their warnings are told in the same place.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import cast
 
+from jmo_doctor import catalogue
 from jmo_doctor.api import ENTRY_POINT_GROUP, LocalText, Messages, Probe
 
 
@@ -81,4 +84,7 @@ def discover() -> Discovery:
             continue
         found.probes.append(loaded)
     found.probes.sort(key=lambda p: (p.order, p.id))
+    # what is installed now, as for the probes: a plug-in may have come or gone meanwhile
+    catalogue.reset()
+    found.warnings.extend(catalogue.plugin_causes().warnings)
     return found

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import tomllib
+from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +28,10 @@ SPEC_CAUSES: dict[str, tuple[int | str | None, ExitStatus]] = {
     "kpj_invalid": (1, ExitStatus.WARNING),
     "kpj_not_linked": (1, ExitStatus.OK),
     "membership_data": ("intro", ExitStatus.OK),
+    "mtu_blackhole": (3, ExitStatus.CRITICAL),
+    "ipv6_broken": (3, ExitStatus.WARNING),
+    "device_unsupported": ("intro", ExitStatus.WARNING),
+    "unexplained_failure": (None, ExitStatus.WARNING),
 }
 
 #: The article's own steps for section 3 (connection), word for word.
@@ -170,3 +177,89 @@ def test_a_well_formed_catalogue_parses() -> None:
     parsed = catalogue.parse(_entry('severity = "warning"\narticle_section = "intro"\n'))
     assert parsed["x"].severity is ExitStatus.WARNING
     assert parsed["x"].text("en").fix == ("a",)
+
+
+# --- causes from plug-ins (SPEC §5) -----------------------------------------------------------
+
+
+def _plugin_cause(
+    cause_id: str, head: str = 'severity = "critical"\ncodes = ["vpn.down"]\n'
+) -> str:
+    return _entry(head).replace("[x", f"[{cause_id}")
+
+
+#: What an entry point of ``jmo_doctor.causes`` may name, and what it must not.
+PLUGIN_TEXT = _plugin_cause("vpn_down")
+PLUGIN_BYTES = _plugin_cause("vpn_bytes").encode()
+PLUGIN_TABLE = tomllib.loads(_plugin_cause("vpn_table"))
+PLUGIN_RESOURCE = Path(__file__).parent / "plugins/corpvpn/jmo_doctor_corpvpn/causes.toml"
+NOT_A_CATALOGUE = 42
+TAKES_A_BUILTIN_ID = _plugin_cause("offline") + _plugin_cause("vpn_kept")
+WITHOUT_CODES = _plugin_cause("vpn_nocodes", 'severity = "critical"\n')
+WITH_OK_SEVERITY = _plugin_cause("vpn_fine", 'severity = "ok"\ncodes = ["vpn.up"]\n')
+WITH_A_BAD_CODE = _plugin_cause("vpn_badcode", 'severity = "warning"\ncodes = ["VPN DOWN"]\n')
+WITH_A_BAD_ID = _plugin_cause("Vpn-Down")
+NOT_TOML = "[vpn"
+
+
+def _entry_point(attribute: str, name: str = "vpn") -> EntryPoint:
+    return EntryPoint(name, f"{__name__}:{attribute}", catalogue.PLUGIN_GROUP)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "loaded", "warning"),
+    [
+        ("PLUGIN_TEXT", ["vpn_down"], ""),
+        ("PLUGIN_BYTES", ["vpn_bytes"], ""),
+        ("PLUGIN_TABLE", ["vpn_table"], ""),
+        ("PLUGIN_RESOURCE", ["corpvpn_down"], "cause id 'offline' is already taken"),
+        ("TAKES_A_BUILTIN_ID", ["vpn_kept"], "cause id 'offline' is already taken by jmo-doctor"),
+        ("NOT_A_CATALOGUE", [], "is of type int, not a catalogue"),
+        ("WITHOUT_CODES", [], "'codes' must be a non-empty list"),
+        ("WITH_OK_SEVERITY", [], "'severity' must be one of critical, warning"),
+        ("WITH_A_BAD_CODE", [], "'codes' must be a non-empty list of finding codes"),
+        ("WITH_A_BAD_ID", [], "a cause id is lower case letters"),
+        ("NOT_TOML", [], "not valid TOML"),
+        ("NO_SUCH_ATTRIBUTE", [], "AttributeError"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_plugin_catalogue_is_validated_like_the_shipped_one(
+    attribute: str, loaded: list[str], warning: str
+) -> None:
+    found = catalogue.load_plugins([_entry_point(attribute)])
+    assert list(found.entries) == loaded
+    if warning:
+        assert len(found.warnings) == 1 and warning in found.warnings[0], found.warnings
+        assert found.warnings[0].startswith("cause plug-in 'vpn' (")
+    else:
+        assert found.warnings == ()
+    for item in found.entries.values():
+        assert item.codes and item.source.startswith("cause plug-in 'vpn'")
+        assert item.severity in (ExitStatus.WARNING, ExitStatus.CRITICAL)
+
+
+def test_a_broken_plugin_catalogue_does_not_cost_the_others() -> None:
+    found = catalogue.load_plugins(
+        [_entry_point("NOT_TOML", "a-broken"), _entry_point("PLUGIN_TEXT", "b-good")]
+    )
+    assert list(found.entries) == ["vpn_down"]
+    assert len(found.warnings) == 1 and "'a-broken'" in found.warnings[0]
+    assert "the run goes on without its causes" in found.warnings[0]
+
+
+def test_two_plugins_cannot_share_a_cause_id() -> None:
+    found = catalogue.load_plugins(
+        [_entry_point("PLUGIN_TEXT", "first"), _entry_point("PLUGIN_TEXT", "second")]
+    )
+    assert found.entries["vpn_down"].source.startswith("cause plug-in 'first'")
+    assert found.warnings == (
+        "cause plug-in 'second' (tests.test_catalogue:PLUGIN_TEXT): cause id 'vpn_down' is "
+        "already taken by cause plug-in 'first' (tests.test_catalogue:PLUGIN_TEXT); ignored",
+    )
+
+
+def test_the_shipped_catalogue_may_not_name_finding_codes() -> None:
+    # built-in causes have rules; "codes" is the plug-ins' way in
+    with pytest.raises(catalogue.CatalogueError, match="unknown keys: codes"):
+        catalogue.parse(_plugin_cause("x"))

@@ -88,7 +88,7 @@ def test_version_fast_path(capsys: pytest.CaptureFixture[str]) -> None:
 def test_causes_lists_all_and_explains_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(["causes"]) == 0
     listed = capsys.readouterr().out
-    assert len(listed.strip().splitlines()) == 14
+    assert len(listed.strip().splitlines()) == 18  # SPEC §6
     assert run_cli(["causes", "kpj_not_linked"]) == 0
     explained = capsys.readouterr().out
     assert "Tambah Kartu Peserta" in explained and "Profil Saya" in explained
@@ -134,13 +134,16 @@ def test_json_report_validates_and_hides_the_kpj(
     assert report["redacted"] is True
     assert "12345678901" not in text and "1234-5678-901" not in text
     assert "901" in text
-    assert [c["id"] for c in report["causes"][:2]] == ["kpj_not_linked", "membership_data"]
+    # --only kpj checked the number and nothing else: no claim about the device, network
+    # or app, so not the residual causes either (SPEC §3)
+    assert report["all_clear"] is False and report["causes"] == []
+    assert report["scope"]["checked"] == ["kpj"]
     err = capsys.readouterr().err
     assert str(out) in err  # where the report went, then the verdict as the last line
     assert err.rstrip().splitlines()[-1].startswith("Kesimpulan: OK")
     assert run_cli(["report", "show", str(out)]) == 0
     shown = capsys.readouterr().out
-    assert "Tambah Kartu Peserta" in shown
+    assert "********901" in shown
     assert shown.rstrip().splitlines()[-1].startswith("Kesimpulan: OK")
 
 
@@ -160,11 +163,12 @@ def test_invalid_kpj_in_a_run_is_a_warning(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_markdown_for_a_ticket(capsys: pytest.CaptureFixture[str]) -> None:
+    # a number of 9 digits: the cause kpj_invalid, with its steps
     assert (
         run_cli(
-            ["run", "--only", "kpj", "--kpj", "12345678901", "--format", "markdown", "--lang", "en"]
+            ["run", "--only", "kpj", "--kpj", "123456789", "--format", "markdown", "--lang", "en"]
         )
-        == 0
+        == 1
     )
     out = capsys.readouterr().out
     assert out.startswith("# jmo-doctor")

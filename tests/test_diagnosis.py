@@ -119,6 +119,12 @@ TYPICAL: list[tuple[str, list[Finding], ExitStatus]] = [
         [finding("system.vpn", interfaces=["tun0"]), *on("tcp.timeout", BPJS_HOSTS)],
         ExitStatus.CRITICAL,
     ),
+    (
+        # a configured proxy refusing every request while direct connections work
+        "vpn_or_proxy",
+        on("http.proxy_failed", ALL_HOSTS, phase="connect", error="All connection attempts failed"),
+        ExitStatus.CRITICAL,
+    ),
     ("bpjs_unreachable", on("tcp.timeout", BPJS_HOSTS, family="ipv4"), ExitStatus.CRITICAL),
     ("bpjs_unreachable", on("http.status", BPJS_HOSTS, status=503), ExitStatus.CRITICAL),
     (
@@ -134,8 +140,12 @@ TYPICAL: list[tuple[str, list[Finding], ExitStatus]] = [
         ExitStatus.WARNING,
     ),
     ("kpj_invalid", [finding("kpj.invalid", reason="length", length=9)], ExitStatus.WARNING),
+    # a plug-in probe (any id jmo-doctor does not ship) failing with a finding of its own
+    ("unexplained_failure", [finding("corpvpn.down", reason="no tunnel")], ExitStatus.WARNING),
     ("kpj_not_linked", [], ExitStatus.OK),
 ]
+#: Causes of SPEC §6 whose rules are another issue's: in the catalogue, not found yet.
+AWAITING_RULES = {"mtu_blackhole", "ipv6_broken", "device_unsupported"}
 
 
 @pytest.mark.parametrize(
@@ -153,9 +163,11 @@ def test_cause_ranks_first_on_its_typical_findings(
 
 
 def test_every_rule_and_the_residual_cover_exactly_the_catalogue() -> None:
-    residual = {"kpj_not_linked", "membership_data"}
-    assert set(RULES) | residual == set(catalogue.cause_ids()) == set(PRIORITY)
-    assert {case[0] for case in TYPICAL} | {"membership_data"} == set(PRIORITY)
+    # the residual, and what no cause explains, are found by the engine itself
+    by_the_engine = {"kpj_not_linked", "membership_data", "unexplained_failure"}
+    assert set(RULES) | by_the_engine | AWAITING_RULES == set(catalogue.cause_ids())
+    assert set(catalogue.cause_ids()) == set(PRIORITY)
+    assert {case[0] for case in TYPICAL} | {"membership_data"} | AWAITING_RULES == set(PRIORITY)
 
 
 # --- nothing wrong ---------------------------------------------------------------------------
@@ -416,7 +428,6 @@ WARNING_FINDINGS: list[tuple[Finding, ExitStatus]] = [
     (finding("tls.expiring", "bpjs-www", days_left=3), ExitStatus.WARNING),
     (finding("dns.slow", "bpjs-www", resolver="system", ms=2500.0), ExitStatus.WARNING),
     (finding("dns.slow", "bpjs-www", resolver="1.1.1.1", ms=2500.0), ExitStatus.OK),
-    (finding("store.unavailable", store="play", reason="timeout"), ExitStatus.OK),
     (finding("bandwidth.unavailable", reason="no server"), ExitStatus.OK),
     (finding("http.status", "bpjs-www", status=404), ExitStatus.OK),
 ]
@@ -430,9 +441,10 @@ def test_findings_without_a_cause_set_the_status(found: Finding, status: ExitSta
     assert diagnosis.all_clear is (status is ExitStatus.OK)
 
 
-def test_a_probe_that_timed_out_alone_does_not_make_the_run_critical() -> None:
+def test_a_probe_that_timed_out_makes_a_clean_run_unknown_not_critical() -> None:
+    # SPEC §3: the check that did not finish may have been about to find the fault
     results = [
-        *run(),
+        *(r for r in run() if r.id != "bandwidth"),
         ProbeResult(
             id="bandwidth",
             status=Status.ERROR,
@@ -441,8 +453,16 @@ def test_a_probe_that_timed_out_alone_does_not_make_the_run_critical() -> None:
         ),
     ]
     diagnosis = diagnose(results, TARGETS, "en")
-    assert diagnosis.status is ExitStatus.OK
-    assert ids(diagnosis)[0] == "kpj_not_linked"
+    assert diagnosis.status is ExitStatus.UNKNOWN
+    assert ids(diagnosis) == [] and not diagnosis.all_clear
+    assert diagnosis.scope.not_checked == {"bandwidth": "error"}
+
+
+def test_a_store_that_could_not_be_read_claims_nothing_about_the_app() -> None:
+    diagnosis = check(finding("store.unavailable", store="play", reason="timeout"))
+    assert diagnosis.status is ExitStatus.OK  # nothing wrong was found …
+    assert not diagnosis.all_clear and ids(diagnosis) == []  # … but the app was not checked
+    assert diagnosis.scope.not_checked == {"store": "incomplete"}
 
 
 @pytest.mark.parametrize(

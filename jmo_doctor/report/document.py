@@ -121,6 +121,13 @@ def build(
         "status": diagnosis.status.label,
         "exit_code": int(diagnosis.status),
         "all_clear": diagnosis.all_clear,
+        # what the verdict speaks for: the renderers say what was not checked, and why
+        "scope": {
+            "complete": diagnosis.scope.complete,
+            "checked": list(diagnosis.scope.checked),
+            "not_checked": dict(diagnosis.scope.not_checked),
+            "installed_version_known": diagnosis.scope.installed_version_known,
+        },
         "environment": _plain(dict(environment)),
         # roles travel with the report, so a saved one still knows which hosts are BPJS's
         "targets": [{"name": t.name, "host": t.host, "role": t.role} for t in targets],
