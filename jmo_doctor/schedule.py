@@ -5,11 +5,14 @@ Our crontab entry is one line ending in ``# jmo-doctor-schedule``; installing re
 removing drops it, and every other byte of the crontab is written back as it was read.
 Every word of the command is shell-quoted (and ``%``, which cron turns into a newline,
 escaped), so a path with spaces or quotes runs as itself and cannot inject commands.
+Path options are stored absolute with ``~`` expanded: cron starts the job in ``$HOME``,
+and nothing there expands ``~``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -19,10 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jmo_doctor.environment import is_termux
+from jmo_doctor.errors import UserError
 from jmo_doctor.history import parse_duration
 from jmo_doctor.paths import HOME_VARIABLE, SCHEDULE_LOG, data_home, ensure
 
 MARKER = "# jmo-doctor-schedule"
+#: `run` options whose value is a path, made absolute when scheduled.
+PATH_OPTIONS = ("--config", "--output")
+#: Debian's cron reads at most 999 characters of a command and silently drops the rest
+#: (MAX_COMMAND in its entry.c); a cut command would run something else, or nothing.
+MAX_CRON_COMMAND = 999
 CRONTAB_VARIABLE = "JMO_DOCTOR_CRONTAB"  # e.g. "crontab -u monitor", or a test's fake
 COMMAND_TIMEOUT_S = 30.0
 #: Android's JobScheduler runs periodic jobs at most every 15 minutes.
@@ -36,7 +45,7 @@ TERMUX_CRON_HINT = (
 )
 
 
-class ScheduleError(Exception):
+class ScheduleError(UserError):
     """Scheduling is not possible as asked; worded for the person (exit code 3)."""
 
 
@@ -137,18 +146,90 @@ def shell_command(run_args: Sequence[str], home: Path, executable: Sequence[str]
     return f"{HOME_VARIABLE}={shlex.quote(str(home))} {command} > {log} 2>&1"
 
 
+def absolute_paths(run_args: Sequence[str], cwd: Path | None = None) -> list[str]:
+    """``run_args`` with the value of each path option absolute and ``~`` expanded.
+
+    Both spellings count: ``--config x.toml`` and ``--config=x.toml``.
+    """
+    base = cwd or Path.cwd()
+    words: list[str] = []
+    path_follows = False
+    for word in run_args:
+        name, equals, value = word.partition("=")
+        if path_follows:
+            words.append(_absolute(word, base))
+        elif name in PATH_OPTIONS and equals:
+            words.append(f"{name}={_absolute(value, base)}")
+        else:
+            words.append(word)
+        path_follows = not path_follows and word in PATH_OPTIONS
+    return words
+
+
+def _absolute(value: str, base: Path) -> str:
+    if not value:
+        return value  # `run` itself says what is wrong with an empty path
+    expanded = os.path.expanduser(value)
+    if expanded.startswith("~"):
+        raise ScheduleError(f"cannot expand {value!r}: no such user; give the full path")
+    return str(base / expanded)  # not normalised: `..` after a link stays as the user meant
+
+
+#: A backslash right before % (only ever inside shlex's single quotes), or a bare %.
+_PERCENT = re.compile(r"(\\)?%")
+
+
+def _cron_escape(command: str) -> str:
+    """``command`` as cron must be given it to run it unchanged.
+
+    cron cuts a command at an unescaped ``%`` (the rest becomes its stdin) and drops the
+    backslash of ``\\%``. So each ``%`` becomes ``\\%``; and a backslash of the command
+    right before a ``%`` would swallow that escape, so ``''`` (end and restart the single
+    quotes it is in) separates them.
+    """
+    return _PERCENT.sub(lambda m: ("\\''" if m.group(1) else "") + "\\%", command)
+
+
+def cron_unescape(command: str) -> str:
+    """What cron runs of ``command``: its first pass (cronie's and Debian's do_command.c).
+
+    ``\\%`` becomes ``%``, any other backslash stays, and an unescaped ``%`` ends the
+    command.
+    """
+    out: list[str] = []
+    escaped = False
+    for char in command:
+        if escaped:
+            if char == "%":
+                out[-1] = "%"  # the backslash before it is dropped
+            else:
+                out.append(char)
+            escaped = False
+        elif char == "%":
+            break
+        else:
+            out.append(char)
+            escaped = char == "\\"
+    return "".join(out)
+
+
 def cron_line(expression: str, command: str) -> str:
-    # cron turns an unescaped % into a newline (the rest becomes the job's stdin)
-    escaped = command.replace("%", "\\%")
-    return f"{expression} {escaped} {MARKER}"
+    escaped = f"{_cron_escape(command)} {MARKER}"
+    if len(escaped) > MAX_CRON_COMMAND:
+        raise ScheduleError(
+            f"the scheduled command would be {len(escaped)} characters long, and cron reads "
+            f"only {MAX_CRON_COMMAND}: use shorter paths (--config, --output, "
+            f"{HOME_VARIABLE}) or fewer arguments"
+        )
+    return f"{expression} {escaped}"
 
 
 def parse_cron_line(line: str) -> tuple[str, list[str]]:
-    """A line of ours back into (schedule, shell words): for ``status`` and for tests."""
+    """A line of ours back into (schedule, shell words), as cron would run it."""
     fields = line.split(None, 5)
     if len(fields) < 6 or not line.rstrip().endswith(MARKER):
         raise ValueError(f"not a jmo-doctor schedule line: {line!r}")
-    command = fields[5].rstrip()[: -len(MARKER)].replace("\\%", "%")
+    command = cron_unescape(fields[5].rstrip()[: -len(MARKER)])
     return " ".join(fields[:5]), shlex.split(command)
 
 
@@ -320,7 +401,7 @@ def install(
         ensure(home)  # the log goes there, and the job script on Termux
     except OSError as error:
         raise ScheduleError(f"cannot create {home}: {error.strerror or error}") from None
-    shell = shell_command(run_args, home, executable or current_command())
+    shell = shell_command(absolute_paths(run_args), home, executable or current_command())
     log = home / SCHEDULE_LOG
     if isinstance(backend, JobScheduler):
         backend.install(every_s, shell)

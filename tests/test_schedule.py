@@ -165,7 +165,9 @@ def test_hostile_paths_and_arguments_are_quoted(cron_user: list[str], tmp_path: 
     [line] = _ours(_read(cron_user))
     _, words = schedule.parse_cron_line(line)
     log = str(home / SCHEDULE_LOG)
-    assert words == [f"JMO_DOCTOR_HOME={home}", *exe, "run", *HOSTILE_ARGS, ">", log, "2>&1"]
+    # the --config value, relative, is stored absolute: cron starts the job in $HOME
+    scheduled = [*HOSTILE_ARGS[:-1], str(Path.cwd() / HOSTILE_ARGS[-1])]
+    assert words == [f"JMO_DOCTOR_HOME={home}", *exe, "run", *scheduled, ">", log, "2>&1"]
     assert "100\\% done" in line  # cron would otherwise cut the command at %
 
     # Run the line as cron would (% unescaped, then sh -c) with a fake jmo-doctor.
@@ -180,7 +182,7 @@ def test_hostile_paths_and_arguments_are_quoted(cron_user: list[str], tmp_path: 
     command = line.split(None, 5)[5].replace("\\%", "%")
     subprocess.run(["sh", "-c", command], cwd=tmp_path, check=True, timeout=30)
     ran = json.loads(Path(log).read_text())
-    assert ran == {"argv": ["run", *HOSTILE_ARGS], "home": str(home)}
+    assert ran == {"argv": ["run", *scheduled], "home": str(home)}
     assert not list(tmp_path.rglob("PWNED"))
 
 
