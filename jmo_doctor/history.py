@@ -296,6 +296,11 @@ def _check(db: _Connection) -> None:
 
 def _row_of(doc: Mapping[str, Any], bpjs: Collection[str] | None) -> dict[str, Any]:
     cause = first_cause(doc) or {}
+    # an infinite figure would make our own row read back as damaged: store "no value"
+    metrics = {
+        name: value if value is None or math.isfinite(value) else None
+        for name, value in key_metrics(doc, bpjs).items()
+    }
     return {
         "run_id": str((doc.get("run") or {}).get("id", "")),
         "started_at": started_at(doc).timestamp(),
@@ -304,7 +309,7 @@ def _row_of(doc: Mapping[str, Any], bpjs: Collection[str] | None) -> dict[str, A
         "first_cause": cause.get("id"),
         "first_cause_title": cause.get("title"),
         "report": zlib.compress(json.dumps(doc, ensure_ascii=False).encode("utf-8")),
-        **key_metrics(doc, bpjs),
+        **metrics,
     }
 
 

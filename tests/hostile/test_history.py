@@ -150,6 +150,13 @@ def test_run_still_writes_its_report_and_history_shows_the_good_rows(
     assert json.loads(capsys.readouterr().out)["summary"]["skipped_damaged"] == 1
 
 
+def test_an_infinite_figure_of_our_own_run_is_stored_as_no_value(home: Path) -> None:
+    assert history.record(make_doc("warning", rtt_ms=float("inf")), home).saved
+    rows = history.query(home)
+    assert rows.skipped == 0 and [r.status for r in rows] == ["warning"]
+    assert rows[0].metrics["bpjs_rtt_ms"] is None
+
+
 def test_every_row_bad_says_so(home: Path) -> None:
     _permissive(home)
     _good(home, "ok")
