@@ -151,7 +151,7 @@ JUDGES: tuple[str, ...] = ("system", "dns", "tcp", "tls", "http", "store")
 #: other probe is a plug-in, whose failures count even when no cause explains them.
 BUILTIN_PROBES = frozenset({*JUDGES, "kpj", "clock", "bandwidth"})
 #: Findings that say a probe ran but could not do its check: its silence proves nothing.
-_CHECK_INCOMPLETE = frozenset({"store.unavailable"})
+_CHECK_INCOMPLETE = frozenset({"store.unavailable", "bandwidth.unavailable"})
 
 #: Causes that say nothing about the device, network or app: when only these are left
 #: and every judge gave its verdict, the run is "all clear" and the residual is listed.

@@ -98,6 +98,9 @@ BOTH_STORES_DOWN = probe(
     found("store.unavailable", store="play", reason="connect_failed"),
     found("store.unavailable", store="appstore", reason="connect_failed"),
 )
+BANDWIDTH_UNAVAILABLE = probe(
+    "bandwidth", Status.WARN, found("bandwidth.unavailable", reason="connect_failed")
+)
 PLUGIN_ODD = probe("corpvpn", Status.FAIL, found("corpvpn.odd", answer=417))
 PLUGIN_DOWN = probe("corpvpn", Status.FAIL, found("corpvpn.down", tunnel="tun-kantor"))
 REFUSING_PROXY = probe(
@@ -166,6 +169,12 @@ RESULT_CASES: dict[str, Case] = {
     ),
     "full-run-both-stores-unreachable": Case(
         full_run(BOTH_STORES_DOWN), Verdict("ok", 0, False, None, {"store": "incomplete"})
+    ),
+    "only-bandwidth-could-not-measure": Case(
+        [BANDWIDTH_UNAVAILABLE], Verdict("unknown", 3, False, None, {"bandwidth": "incomplete"})
+    ),
+    "full-run-bandwidth-could-not-measure-says-so": Case(
+        full_run(BANDWIDTH_UNAVAILABLE), replace(OK_CLEAR, not_checked={"bandwidth": "incomplete"})
     ),
     "system-had-nothing-to-measure": Case(
         full_run(probe("system", Status.SKIP)),
