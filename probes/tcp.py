@@ -5,6 +5,16 @@ dead host costs one timeout rather than ``samples`` timeouts. The RTT is the ker
 measurement of the SYN → SYN-ACK exchange (``TCP_INFO.tcpi_rtt``) where there is one, so
 that event-loop scheduling does not inflate it; elsewhere the wall time around
 ``sock_connect``.
+
+Loss is counted as ``ping`` counts it: a handshake is lost when its first SYN or the
+SYN-ACK to it was lost, whether or not a retransmission completed it later; so with
+``u`` and ``d`` percent lost each way it is ``1 - (1-u)(1-d)``. Only attempts that had
+their full chance count: an attempt whose wait the run's deadline cut shorter than a
+first-try answer could take says nothing about loss (it used to be counted lost, which
+read 70-90 % for 40 % injected when a slow name lookup left the probe a few
+milliseconds per attempt). Each target is measured as soon as its own addresses are
+known, and a system lookup slow enough to leave no time for the handshakes gives way to
+the trusted resolvers' answers.
 """
 
 from __future__ import annotations
@@ -33,20 +43,34 @@ from jmo_doctor.api import (
 from jmo_doctor.config import Target
 from probes._net import addresses_for, budget, code_counts, family_name, family_of
 
+#: An attempt's full window: the kernel resends an unanswered SYN after 1 s (its initial
+#: RTO), so 2 s tells "answered at the second try" from "never answered", and leaves
+#: room for the round trip of a slow mobile link.
 ATTEMPT_TIMEOUT_S = 2.0
 SPACING_S = 0.15
+MIN_SPACING_S = 0.005
 #: A SYN answered this much later than the kernel's RTT was retransmitted: its first try
 #: was lost, which ping would count as loss too (initial RTO is 1 s).
 RETRANSMIT_GAP_MS = 800.0
+#: An attempt this close to the deadline is not started: it could not tell anything.
+MIN_ATTEMPT_S = 0.01
 #: These errors mean "no route for this family" (e.g. no IPv6 here): not a broken path.
 _NO_ROUTE = {errno.ENETUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
-_TCPI_RTT_OFFSET = 68  # struct tcp_info: 8 bytes of u8 fields, then u32s; rtt is the 16th
+#: Outcomes the kernel gives at once, whatever the wait: they count without a full window.
+_IMMEDIATE = {"refused", "no_route"}
+# struct tcp_info: 8 bytes of u8 fields, then u32s; rtt is the 16th, total_retrans the 24th
+_TCP_INFO_LEN = 104
+_TCPI_RTT_OFFSET = 68
+_TCPI_TOTAL_RETRANS_OFFSET = 100
 
 
 @dataclass(frozen=True)
 class Sample:
-    rtt_ms: float | None  # None: lost
-    error: str = ""  # "timeout" | "refused" | "no_route" | "retransmitted" | other
+    rtt_ms: float | None  # None: lost (or, with a short wait, not answered in time)
+    error: str = ""  # "timeout" | "refused" | "no_route" | "retransmitted" | "not_tried" | …
+    #: How long the attempt could wait for its answer (ms): what it can prove (see
+    #: :meth:`Series.counted`). Decided before the outcome, so filtering on it is unbiased.
+    waited_ms: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -61,55 +85,109 @@ class Series:
         return [s.rtt_ms for s in self.samples if s.rtt_ms is not None]
 
     @property
-    def loss_pct(self) -> float:
-        lost = sum(1 for s in self.samples if s.rtt_ms is None)
-        return round(100.0 * lost / len(self.samples), 1) if self.samples else 100.0
+    def counted(self) -> list[Sample]:
+        """The attempts that had their full chance, on which loss is judged.
+
+        A first-try answer comes within the path's RTT; anything later than the fastest
+        handshake plus :data:`RETRANSMIT_GAP_MS` counts as retransmitted (lost) anyway.
+        So an attempt proves something only if it could wait that long; one the deadline
+        cut shorter would read "lost" for a handshake that was merely not yet answered.
+        """
+        rtts = self.rtts
+        enough_ms = (min(rtts) if rtts else 0.0) + RETRANSMIT_GAP_MS
+        return [s for s in self.samples if s.waited_ms >= enough_ms or s.error in _IMMEDIATE]
+
+    @property
+    def loss_pct(self) -> float | None:
+        """Percent of the counted attempts lost; None when none had its full chance."""
+        counted = self.counted
+        if not counted:
+            return None
+        lost = sum(1 for s in counted if s.rtt_ms is None)
+        return round(100.0 * lost / len(counted), 1)
 
     def failed_with(self, error: str) -> bool:
         return not self.rtts and all(s.error == error for s in self.samples)
 
 
-def _kernel_rtt_ms(sock: socket.socket) -> float | None:
+def _tcp_info(sock: socket.socket) -> tuple[float | None, int | None]:
+    """The kernel's handshake RTT (ms) and how many times it resent the SYN, if it says."""
     option = getattr(socket, "TCP_INFO", None)
     if option is None:
-        return None
+        return None, None
     try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, option, 104)
+        info = sock.getsockopt(socket.IPPROTO_TCP, option, _TCP_INFO_LEN)
         (rtt_us,) = struct.unpack_from("I", info, _TCPI_RTT_OFFSET)
     except (OSError, struct.error):
-        return None
-    return rtt_us / 1000.0 if rtt_us > 0 else None
+        return None, None
+    retrans: int | None = None
+    if len(info) >= _TCPI_TOTAL_RETRANS_OFFSET + 4:
+        (retrans,) = struct.unpack_from("I", info, _TCPI_TOTAL_RETRANS_OFFSET)
+    return (rtt_us / 1000.0 if rtt_us > 0 else None), retrans
+
+
+def _connected(sock: socket.socket) -> bool:
+    """Whether the handshake has completed, as the kernel sees it (not the event loop)."""
+    try:
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            return False
+        sock.getpeername()
+    except OSError:
+        return False
+    return True
+
+
+def _answered(sock: socket.socket, wall_ms: float, waited_ms: float) -> Sample:
+    """The sample of a completed handshake: its RTT, or lost if the SYN had to be resent.
+
+    A resent SYN is told by the kernel's own count where there is one, so a busy event
+    loop noticing the connection late cannot pass for a retransmission. The kernel's RTT
+    is then of the retried SYN (or none at all), far below the wall time; a slow path
+    whose first SYN was merely answered after the kernel's RTO keeps an RTT near the
+    wall time and stays a sample.
+    """
+    kernel_ms, resent = _tcp_info(sock)
+    gap = kernel_ms is None or wall_ms - kernel_ms > RETRANSMIT_GAP_MS
+    if resent is not None:
+        retransmitted = resent > 0 and gap
+    else:
+        retransmitted = kernel_ms is not None and wall_ms - kernel_ms > RETRANSMIT_GAP_MS
+    if retransmitted:
+        return Sample(None, "retransmitted", waited_ms)
+    return Sample(round(kernel_ms if kernel_ms is not None else wall_ms, 3), "", waited_ms)
 
 
 async def attempt(address: str, port: int, wait_s: float) -> Sample:
     """One handshake, closed at once (no TLS, no data): what ping would measure, over TCP."""
     loop = asyncio.get_running_loop()
+    waited_ms = wait_s * 1000.0
     try:
         sock = socket.socket(family_of(address), socket.SOCK_STREAM)
     except OSError:  # e.g. IPv6 disabled in this kernel
-        return Sample(None, "no_route")
+        return Sample(None, "no_route", waited_ms)
     sock.setblocking(False)
     try:
         start = time.perf_counter()
-        await asyncio.wait_for(loop.sock_connect(sock, (address, port)), wait_s)
-        wall_ms = (time.perf_counter() - start) * 1000.0
-        kernel_ms = _kernel_rtt_ms(sock)
-        if kernel_ms is not None and wall_ms - kernel_ms > RETRANSMIT_GAP_MS:
-            return Sample(None, "retransmitted")
-        return Sample(round(kernel_ms if kernel_ms is not None else wall_ms, 3))
-    except TimeoutError:
-        return Sample(None, "timeout")
+        try:
+            await asyncio.wait_for(loop.sock_connect(sock, (address, port)), wait_s)
+        except TimeoutError:
+            # the kernel may have completed the handshake while a busy event loop was
+            # still to notice: what it says is the outcome, not the timer
+            if not _connected(sock):
+                return Sample(None, "timeout", waited_ms)
+        return _answered(sock, (time.perf_counter() - start) * 1000.0, waited_ms)
     except ConnectionRefusedError:
-        return Sample(None, "refused")
+        return Sample(None, "refused", waited_ms)
     except ConnectionResetError:
         # A SYN refused gives ECONNREFUSED; a reset seen on connect means the handshake
         # completed and the server (or a middlebox) reset the connection right after,
         # before the event loop got to the socket: the host answered.
         wall_ms = (time.perf_counter() - start) * 1000.0
-        kernel_ms = _kernel_rtt_ms(sock)
-        return Sample(round(kernel_ms if kernel_ms is not None else wall_ms, 3))
+        kernel_ms, _ = _tcp_info(sock)
+        return Sample(round(kernel_ms if kernel_ms is not None else wall_ms, 3), "", waited_ms)
     except OSError as error:
-        return Sample(None, "no_route" if error.errno in _NO_ROUTE else (str(error) or "error"))
+        reason = "no_route" if error.errno in _NO_ROUTE else (str(error) or "error")
+        return Sample(None, reason, waited_ms)
     finally:
         sock.close()
 
@@ -117,18 +195,20 @@ async def attempt(address: str, port: int, wait_s: float) -> Sample:
 def mark_retransmitted(samples: Sequence[Sample]) -> tuple[Sample, ...]:
     """Count handshakes completed only by a retransmission as lost, as ping would.
 
-    A lost SYN shows in :func:`attempt` (the kernel's RTT is that of the retried SYN). A
-    lost SYN-ACK does not: the server resends it after its own initial RTO (1 s) and the
-    kernel measures the whole wait as the RTT. Such a sample stands out from the series'
-    fastest handshake by about that RTO, which no real change of path delay does between
-    handshakes a fraction of a second apart.
+    A lost SYN shows in :func:`attempt` (the kernel resent it). A lost SYN-ACK mostly
+    does too (the client's RTO fires first and resends the SYN), but where the server's
+    resent SYN-ACK arrives first the kernel measures the whole wait as the RTT. Such a
+    sample stands out from the series' fastest handshake by about that RTO, which no real
+    change of path delay does between handshakes a fraction of a second apart.
     """
     rtts = [s.rtt_ms for s in samples if s.rtt_ms is not None]
     if not rtts:
         return tuple(samples)
     limit = min(rtts) + RETRANSMIT_GAP_MS
     return tuple(
-        Sample(None, "retransmitted") if s.rtt_ms is not None and s.rtt_ms > limit else s
+        Sample(None, "retransmitted", s.waited_ms)
+        if s.rtt_ms is not None and s.rtt_ms > limit
+        else s
         for s in samples
     )
 
@@ -147,16 +227,18 @@ def jitter(values: Sequence[float]) -> float:
 
 
 def stats(series: Series) -> dict[str, float]:
+    loss = series.loss_pct
+    measured = {} if loss is None else {"loss_pct": loss}
     rtts = series.rtts
     if not rtts:
-        return {"loss_pct": 100.0}
+        return measured
     return {
         "rtt_min_ms": round(min(rtts), 3),
         "rtt_median_ms": round(statistics.median(rtts), 3),
         "rtt_p95_ms": round(percentile(rtts, 95), 3),
         "rtt_max_ms": round(max(rtts), 3),
         "jitter_ms": round(jitter(rtts), 3),
-        "loss_pct": series.loss_pct,
+        **measured,
     }
 
 
@@ -196,16 +278,11 @@ class TcpProbe(BaseProbe):
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         targets = list(ctx.targets)
-        resolved = await asyncio.gather(*(addresses_for(ctx, t.host, t.port) for t in targets))
-        plans: list[tuple[Target, int, str]] = []
-        sources: dict[str, str] = {}
-        for target, (addresses, source) in zip(targets, resolved, strict=True):
-            sources[target.name] = source
-            firsts: dict[int, str] = {}
-            for address in addresses:
-                firsts.setdefault(family_of(address), address)
-            plans.extend((target, family, address) for family, address in firsts.items())
-        if not plans:
+        ctx.progress(0.0, ctx.text(id="mengukur latensi", en="measuring latency"))
+        measured = await asyncio.gather(*(self._target(ctx, t) for t in targets))
+        sources = {t.name: source for t, (_, source) in zip(targets, measured, strict=True)}
+        all_series = [s for series, _ in measured for s in series]
+        if not all_series:
             return ProbeResult(
                 self.id,
                 Status.SKIP,
@@ -215,7 +292,6 @@ class TcpProbe(BaseProbe):
                 ),
                 details={"targets": {n: {"source": s} for n, s in sources.items()}},
             )
-        all_series = await self._measure(ctx, plans)
         findings, metrics, details = _judge(ctx, targets, all_series, sources)
         failing = {"tcp.timeout", "tcp.refused"}
         working = {s.target.name for s in all_series if s.rtts}
@@ -225,32 +301,46 @@ class TcpProbe(BaseProbe):
             self.id, status, _summary(ctx, all_series, findings), tuple(findings), metrics, details
         )
 
-    async def _measure(
-        self, ctx: ProbeContext, plans: list[tuple[Target, int, str]]
-    ) -> list[Series]:
+    async def _target(self, ctx: ProbeContext, target: Target) -> tuple[list[Series], str]:
+        """Look the target up and measure it at once: a slow lookup for one target no
+        longer eats the time the others' handshakes need."""
         samples = ctx.config.latency.samples
-        total = budget(ctx, 60.0)
-        timeout = min(ATTEMPT_TIMEOUT_S, max(0.05, total * 0.5))
-        # spread the attempts so the last one can still time out before the deadline
-        spacing = min(SPACING_S, max(0.005, (total - timeout) / max(1, samples - 1)))
-        start = time.monotonic()
-        end = start + total
+        # The handshakes need their full windows after the lookup; a system resolver
+        # slower than that gives way to the trusted resolvers (the dns probe reports it).
+        left = budget(ctx, 10.0)
+        needed = ATTEMPT_TIMEOUT_S + (samples - 1) * SPACING_S
+        lookup_s = max(left / 2, left - needed)
+        addresses, source = await addresses_for(ctx, target.host, target.port, wait_s=lookup_s)
+        firsts: dict[int, str] = {}
+        for address in addresses:
+            firsts.setdefault(family_of(address), address)
+        series = await asyncio.gather(
+            *(_series(ctx, target, family, address) for family, address in firsts.items())
+        )
+        return list(series), source
 
-        async def scheduled(index: int, address: str, port: int) -> Sample:
-            await asyncio.sleep(max(0.0, start + index * spacing - time.monotonic()))
-            left = end - time.monotonic()
-            if left < 0.01:
-                return Sample(None, "timeout")
-            return await attempt(address, port, min(timeout, left))
 
-        async def series(target: Target, family: int, address: str) -> Series:
-            got = await asyncio.gather(
-                *(scheduled(i, address, target.port) for i in range(samples))
-            )
-            return Series(target, family, address, mark_retransmitted(got))
+async def _series(ctx: ProbeContext, target: Target, family: int, address: str) -> Series:
+    """``samples`` handshakes on a fixed schedule, each with its full window if the run's
+    deadline allows: the attempts are brought closer together first, and only when even
+    that does not fit are the last windows cut (those attempts then do not count as loss).
+    """
+    samples = ctx.config.latency.samples
+    total = budget(ctx, 60.0)
+    window = min(ATTEMPT_TIMEOUT_S, total)
+    spacing = min(SPACING_S, max(MIN_SPACING_S, (total - window) / max(1, samples - 1)))
+    start = time.monotonic()
+    end = start + total
 
-        ctx.progress(0.0, ctx.text(id="mengukur latensi", en="measuring latency"))
-        return list(await asyncio.gather(*(series(*plan) for plan in plans)))
+    async def scheduled(index: int) -> Sample:
+        await asyncio.sleep(max(0.0, start + index * spacing - time.monotonic()))
+        left = end - time.monotonic()
+        if left < MIN_ATTEMPT_S:
+            return Sample(None, "not_tried", 0.0)
+        return await attempt(address, target.port, min(window, left))
+
+    got = await asyncio.gather(*(scheduled(i) for i in range(samples)))
+    return Series(target, family, address, mark_retransmitted(got))
 
 
 def _judge(
@@ -272,6 +362,8 @@ def _judge(
                     "address": s.address,
                     "rtts_ms": [x.rtt_ms for x in s.samples],
                     "errors": sorted({x.error for x in s.samples if x.error}),
+                    # attempts whose wait could prove a loss (see Series.counted)
+                    "counted": len(s.counted),
                     **stats(s),
                 }
                 for s in mine
@@ -301,8 +393,9 @@ def _judge(
         metrics.update({f"{target.name}.{key}": value for key, value in numbers.items()})
         metrics[f"{target.name}.samples"] = float(len(primary.samples))
         details[target.name]["primary"] = family_name(primary.family)
-        if latency.loss_pct < numbers["loss_pct"] < 100.0:
-            findings.append(ctx.finding("latency.loss", target.name, loss_pct=numbers["loss_pct"]))
+        loss = numbers.get("loss_pct")  # None: no attempt had time enough to tell
+        if loss is not None and latency.loss_pct < loss < 100.0:
+            findings.append(ctx.finding("latency.loss", target.name, loss_pct=loss))
         if numbers["rtt_median_ms"] > latency.high_ms:
             findings.append(
                 ctx.finding("latency.high", target.name, median_ms=numbers["rtt_median_ms"])

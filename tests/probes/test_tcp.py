@@ -1,5 +1,5 @@
 """The ``tcp`` probe against loopback listeners: healthy, refused, blackholed, IPv6 broken,
-DNS broken with reachable hosts, and the run deadline."""
+DNS broken or slow with reachable hosts, the run deadline, and what counts as loss."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from tests.probes.servers import (
     closed_port,
     idle,
     make_ctx,
+    v4,
 )
 
 
@@ -200,3 +201,80 @@ def test_reset_right_after_the_handshake_counts_as_reachable() -> None:
         stop = True
         server.close()
     assert all(s.rtt_ms is not None for s in samples), samples
+
+
+def _judged(samples: list[Sample]) -> tuple[list[str], dict[str, float], dict[str, object]]:
+    ctx = make_ctx(TcpProbe, toml(443))
+    series = Series(ctx.targets[0], socket.AF_INET, "127.0.0.1", tuple(samples))
+    findings, metrics, details = _judge(ctx, ctx.targets, [series], {"bpjs": "literal"})
+    family: dict[str, object] = details["bpjs"]["families"]["ipv4"]
+    return [f.code for f in findings], metrics, family
+
+
+def test_attempts_the_deadline_cut_short_are_not_counted_as_loss() -> None:
+    # the fastest handshake took 20 ms: unanswered after a 2 s wait is lost; unanswered
+    # after 50 ms (the run was ending) proves nothing, and the answered attempt of that
+    # short wait is left out too, so that the figure is not biased towards success
+    found, metrics, family = _judged(
+        [
+            Sample(20.0, "", 2000.0),
+            Sample(None, "timeout", 2000.0),
+            Sample(22.0, "", 50.0),
+            Sample(None, "timeout", 50.0),
+            Sample(None, "not_tried", 0.0),
+        ]
+    )
+    assert metrics["bpjs.loss_pct"] == 50.0
+    assert found == ["latency.loss"]
+    assert family["counted"] == 2
+    assert metrics["bpjs.rtt_median_ms"] == 21.0  # every answer is still an RTT sample
+    # refused is the kernel's answer at once, whatever the wait
+    _, refused, _ = _judged([Sample(None, "refused", 50.0), Sample(20.0, "", 2000.0)])
+    assert refused["bpjs.loss_pct"] == 50.0
+
+
+def test_no_attempt_with_its_full_chance_gives_no_loss_figure() -> None:
+    found, metrics, family = _judged([Sample(20.0, "", 300.0), Sample(None, "timeout", 300.0)])
+    assert "latency.loss" not in found
+    assert "bpjs.loss_pct" not in metrics and "loss_pct" not in family
+    assert metrics["bpjs.rtt_median_ms"] == 20.0
+
+
+def test_a_slow_system_lookup_leaves_the_handshakes_their_full_window(
+    listener: TcpServer,
+) -> None:
+    # getaddrinfo that would take the whole run: the trusted resolver's answer is used
+    # in time for every handshake to get its full window
+    dns = DnsServer({"bpjs.test": Answer(a=("127.0.0.1",))})
+    extra = f'[dns]\ntrusted_resolvers = ["{dns.address}"]\ndoh = []'
+    config = toml(listener.port, host="bpjs.test", samples=10, extra=extra)
+    hosts = {"bpjs.test": v4("127.0.0.1")}
+    try:
+        ctx = make_ctx(TcpProbe, config, hosts=hosts, timeout=6.0, resolve_delay_s=30.0)
+        start = time.monotonic()
+        result = asyncio.run(TcpProbe().run(ctx))
+        elapsed = time.monotonic() - start
+    finally:
+        dns.close()
+    assert result.status is Status.PASS, result.findings
+    assert result.details["bpjs"]["source"] == "trusted"
+    assert result.details["bpjs"]["families"]["ipv4"]["counted"] == 10
+    assert result.metrics["bpjs.loss_pct"] == 0.0
+    assert elapsed < 6.0 - 0.25
+
+
+def test_a_tight_deadline_brings_attempts_closer_not_their_windows_shorter() -> None:
+    # 10 attempts 0.15 s apart with 2 s windows need 3.35 s; 2.6 s are left: every
+    # unanswered SYN still waited its full 2 s, so the dead host's loss is a measurement
+    hole = Blackhole()
+    try:
+        ctx = make_ctx(TcpProbe, toml(hole.port, samples=10), timeout=3.2)
+        start = time.monotonic()
+        result = asyncio.run(TcpProbe().run(ctx))
+        elapsed = time.monotonic() - start
+    finally:
+        hole.close()
+    assert codes(result) == ["tcp.timeout"]
+    family = result.details["bpjs"]["families"]["ipv4"]
+    assert family["counted"] == 10 and family["loss_pct"] == 100.0
+    assert elapsed < 3.2 - 0.25
