@@ -242,12 +242,14 @@ def _record(
     if not history:
         # nothing recorded to compare with: --notify keeps its own one-word memory
         return notify.remember_status(home, str(redacted["status"]))
-    previous = store.last_status(home)
+    # the history gets what is left of the run's deadline: a database held by another
+    # writer must not hold this run past it
+    previous = store.last_status(home, timeout_s=budget.left() / 2)
     settings = store.HistoryConfig(
         retention_days=config.history.retention_days, max_runs=config.history.max_runs
     )
     bpjs = {t.name for t in config.targets if t.role == "bpjs"}
-    saved = store.record(redacted, home, settings, bpjs=bpjs)
+    saved = store.record(redacted, home, settings, bpjs=bpjs, timeout_s=budget.left() / 2)
     if saved.message:
         click.echo(f"jmo-doctor: {saved.message}", err=True)
     return previous

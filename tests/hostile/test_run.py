@@ -21,9 +21,7 @@ import pytest
 
 from jmo_doctor.cli import run_cli
 
-SCHEMA = json.loads(
-    (Path(__file__).parents[2] / "jmo_doctor/data/report.schema.json").read_text()
-)
+SCHEMA = json.loads((Path(__file__).parents[2] / "jmo_doctor/data/report.schema.json").read_text())
 #: `--only kpj` measures nothing on the network: the run itself is instant, so every
 #: second of wall time is what the hostile server costs.
 OFFLINE_RUN = ["run", "--only", "kpj", "--kpj", "12345678901", "--no-history"]
@@ -156,6 +154,30 @@ def test_the_finish_ping_never_overtakes_a_slow_start_ping(
         listener.close()
     assert code == 0, capsys.readouterr().err
     assert arrivals == ["start", "0"]
+
+
+@pytest.mark.parametrize("timeout", [1.0, 2.0])
+def test_a_history_held_by_another_writer_cannot_hold_the_run(
+    timeout: float, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    args = ["run", "--only", "kpj", "--kpj", "12345678901", "--format", "json"]
+    assert run_cli(args) == 0  # creates the history
+    capsys.readouterr()
+    holder = sqlite3.connect(tmp_path / "data" / "history.sqlite3")
+    holder.execute("BEGIN EXCLUSIVE")  # another writer, holding it for as long as it likes
+    try:
+        began = time.monotonic()
+        code = run_cli([*args, "--timeout", str(timeout)])
+        took = time.monotonic() - began
+    finally:
+        holder.rollback()
+        holder.close()
+    out, err = capsys.readouterr()
+    assert took <= timeout + 1.0, f"run took {took:.2f} s for --timeout {timeout}"
+    assert code == 0 and json.loads(out)["status"] == "ok"  # the report is never lost
+    assert "history" in err and "Traceback" not in err
 
 
 # --- bad options are refused before anything runs -----------------------------------------
@@ -340,10 +362,10 @@ def test_a_signal_ends_the_run_with_a_report_and_the_lock_released(
 ) -> None:
     resolver = _silent_udp()
     config = tmp_path / "lab.toml"
+    port = resolver.getsockname()[1]
     config.write_text(
-        'timeout = 20\n[dns]\ntrusted_resolvers = ["127.0.0.1:%d"]\ndoh = []\n'
+        f'timeout = 20\n[dns]\ntrusted_resolvers = ["127.0.0.1:{port}"]\ndoh = []\n'
         '[[target]]\nname = "local"\nhost = "localhost"\nport = 9\nrole = "bpjs"\n'
-        % resolver.getsockname()[1]
     )
     env = {**os.environ, "JMO_DOCTOR_HOME": str(tmp_path / "data"), "NO_COLOR": "1"}
     argv = [sys.executable, "-m", "jmo_doctor", "run", "--config", str(config)]
