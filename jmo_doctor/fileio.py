@@ -39,8 +39,12 @@ def kind_of(mode: int) -> str:
     return next((words for test, words in kinds if test(mode)), "not a regular file")
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path``: atomically to a file, in place to a device or pipe."""
+def write_atomic(path: str, text: str, *, devices: bool = True) -> None:
+    """Write ``text`` to ``path``: atomically to a file, in place to a device or pipe.
+
+    ``devices=False`` is for the tool's own files in its data directory: something other
+    than a regular file planted there is refused, not written to.
+    """
     target = Path(path)
     try:
         mode = os.lstat(target).st_mode
@@ -48,7 +52,7 @@ def write_atomic(path: str, text: str) -> None:
         mode = None
     if mode is None or stat.S_ISREG(mode):
         _replace(target, text)
-    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
+    elif devices and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)):
         _write_in_place(target, text)
     else:
         raise _refusal(target, mode)

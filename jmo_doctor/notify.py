@@ -349,7 +349,7 @@ def remember_status(home: Path, status: str) -> str | None:
     previous = _read_status(path)
     with contextlib.suppress(OSError):  # a full or read-only disk costs only the memory
         ensure(home)
-        write_atomic(str(path), status + "\n")
+        write_atomic(str(path), status + "\n", devices=False)
     return previous
 
 

@@ -323,7 +323,7 @@ def test_notify_without_history_alerts_once_per_change(
 
 
 @pytest.mark.parametrize(
-    "planted", ["symlink", "directory", "garbage"], ids=lambda p: f"status-file-{p}"
+    "planted", ["symlink", "directory", "garbage", "fifo"], ids=lambda p: f"status-file-{p}"
 )
 def test_a_planted_notify_status_file_is_not_followed(
     planted: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -337,11 +337,14 @@ def test_a_planted_notify_status_file_is_not_followed(
         path.symlink_to(victim)
     elif planted == "directory":
         path.mkdir()
+    elif planted == "fifo":
+        os.mkfifo(path)
     else:
         path.write_bytes(b"\x00\xff" * 1000)
     args = ["run", "--only", "kpj", "--kpj", "12345678901", "--no-history", "--notify"]
     assert run_cli(args) == 0
     assert victim.read_text() == "precious\n"
+    assert path.is_symlink() or not path.is_file() or planted == "garbage"  # left as it was
     assert "Traceback" not in capsys.readouterr().err
 
 
