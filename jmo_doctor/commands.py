@@ -378,6 +378,8 @@ def causes(cause_id: str | None, lang: str | None) -> int:
     from jmo_doctor.report.labels import label
 
     lang = _resolve_lang(lang)
+    for warning in catalogue.plugin_causes().warnings:  # a broken plug-in is said, as in `probes`
+        click.echo(f"jmo-doctor: warning: {warning}", err=True)
     ids = catalogue.cause_ids()
     if cause_id is None:
         width = max(len(i) for i in ids)
