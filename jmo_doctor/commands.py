@@ -15,6 +15,7 @@ from jmo_doctor import __version__
 from jmo_doctor.errors import UserError
 from jmo_doctor.exitcodes import ExitStatus
 from jmo_doctor.i18n import LANGUAGES
+from jmo_doctor.safetext import one_line, printable
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 FORMATS = ("text", "json", "markdown")
@@ -312,7 +313,6 @@ def _emit(
 ) -> None:
     from jmo_doctor.report import document, markdown, nagios, prom, text
 
-    lines = text.layout(doc, verbose=verbose)
     if output_format == "json":
         rendered = document.dumps(doc)
     elif output_format == "markdown":
@@ -323,6 +323,7 @@ def _emit(
         thresholds = nagios.Thresholds.from_config(config) if config is not None else None
         rendered = nagios.render(doc, thresholds)
     else:
+        lines = text.layout(doc, verbose=verbose)
         rendered = text.plain(lines)
     if output:
         from jmo_doctor.fileio import write_atomic
@@ -365,7 +366,9 @@ def probes(lang: str | None) -> int:
     for probe in discovery.probes:
         origin = builtin if probe.builtin else f"plug-in: {probe.source}"
         slow = f" ({label('skipped_by_quick', lang)})" if probe.slow else ""
-        click.echo(f"{probe.id.ljust(width)}  {pick(probe.title, lang)}{slow}  [{origin}]")
+        # plug-ins name themselves: their words reach the terminal only as plain text
+        line = f"{probe.id.ljust(width)}  {pick(probe.title, lang)}{slow}  [{origin}]"
+        click.echo(one_line(line))
     return ExitStatus.OK
 
 
@@ -384,18 +387,18 @@ def causes(cause_id: str | None, lang: str | None) -> int:
     if cause_id is None:
         width = max(len(i) for i in ids)
         for each in ids:
-            click.echo(f"{each.ljust(width)}  {catalogue.text(each, lang).title}")
+            click.echo(one_line(f"{each.ljust(width)}  {catalogue.text(each, lang).title}"))
         return ExitStatus.OK
     if cause_id not in ids:
         raise UserError(f"unknown cause id '{cause_id}' (known: {', '.join(ids)})")
     item = catalogue.text(cause_id, lang)
-    click.echo(f"{item.title} ({cause_id})")
+    click.echo(one_line(f"{item.title} ({cause_id})"))
     click.echo("")
-    click.echo(item.explanation)
+    click.echo(printable(item.explanation))
     click.echo("")
     click.echo(f"{label('fix', lang)}:")
     for number, step in enumerate(item.fix, start=1):
-        click.echo(f"  {number}. {step}")
+        click.echo(one_line(f"  {number}. {step}"))
     return ExitStatus.OK
 
 

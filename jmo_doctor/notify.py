@@ -21,7 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from jmo_doctor import __version__
 from jmo_doctor.environment import is_termux
+from jmo_doctor.report import verdict
 from jmo_doctor.report.labels import label
+from jmo_doctor.safetext import one_line
 
 if TYPE_CHECKING:
     import httpx
@@ -52,11 +54,7 @@ def headline(previous_status: str, doc: Mapping[str, Any]) -> tuple[str, str]:
     lang = str((doc.get("run") or {}).get("lang", "id"))
     status = str(doc.get("status", "unknown"))
     before, after = label(f"status.{previous_status}", lang), label(f"status.{status}", lang)
-    causes = [c for c in doc.get("causes") or () if isinstance(c, Mapping)]
-    if status == "ok" or not causes:
-        body = label("all_clear", lang) if status == "ok" else ""
-    else:
-        body = str(min(causes, key=lambda c: c.get("rank", 0)).get("title", ""))
+    body = one_line(verdict.sentence(doc, lang, short=True))
     return f"jmo-doctor: {before} → {after}", body
 
 

@@ -28,6 +28,8 @@ from jmo_doctor.fileio import kind_of
 from jmo_doctor.report import schema
 
 SCHEMA_VERSION = 1
+#: Characters json.dumps leaves raw that a terminal acts on (C1 controls, bidi controls).
+_TERMINAL_ACTIVE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 Document = dict[str, Any]
 
 #: Reports are tens of kilobytes; a file this big is not one (and /dev/zero never ends).
@@ -152,7 +154,13 @@ def build(
 
 
 def dumps(document: Document) -> str:
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    """Readable UTF-8 JSON, with every character a terminal would act on escaped.
+
+    json escapes C0 controls itself; C1 controls and bidi overrides pass through raw with
+    ``ensure_ascii=False``, so they are written as ``\\uXXXX`` here (same JSON value).
+    """
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    return _TERMINAL_ACTIVE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
 
 
 def load(path: str) -> Document:

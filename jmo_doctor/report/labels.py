@@ -34,6 +34,36 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Follow the steps above.",
     },
     "saved": {"id": "Laporan disimpan ke {path}", "en": "Report saved to {path}"},
+    "nothing": {"id": "tidak ada", "en": "none"},
+    "verdict.quick": {
+        "id": "Kecepatan internet tidak diukur (--quick).",
+        "en": "Bandwidth was not measured (--quick).",
+    },
+    "verdict.version_unknown": {
+        "id": "Versi JMO yang terpasang tidak diketahui (gunakan --app-version).",
+        "en": "The installed JMO version is not known (use --app-version).",
+    },
+    "verdict.partial": {
+        "id": "Tidak ada masalah pada yang diperiksa ({checked}); "
+        "tidak diperiksa: {not_checked} ({why}).",
+        "en": "Nothing wrong found in what was checked ({checked}); "
+        "not checked: {not_checked} ({why}).",
+    },
+    "verdict.reason.not_selected": {
+        "id": "dilewati oleh --only/--skip",
+        "en": "left out by --only/--skip",
+    },
+    "verdict.reason.quick": {"id": "dilewati oleh --quick", "en": "skipped by --quick"},
+    "verdict.reason.skipped": {
+        "id": "tidak ada yang bisa diukur",
+        "en": "nothing it could measure",
+    },
+    "verdict.reason.error": {"id": "tidak selesai", "en": "did not finish"},
+    "verdict.reason.incomplete": {"id": "tidak dapat diperiksa", "en": "could not be checked"},
+    "verdict.unfinished": {
+        "id": "Ada pemeriksaan yang tidak selesai ({probes}); tidak ada kesimpulan.",
+        "en": "A check did not finish ({probes}); no verdict.",
+    },
     "interrupted_by": {
         "id": "Dihentikan oleh {signal}: laporan berisi yang sudah diperiksa sampai saat itu.",
         "en": "Stopped by {signal}: the report holds what was checked until then.",

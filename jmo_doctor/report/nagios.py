@@ -10,8 +10,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jmo_doctor.report.labels import label
-from jmo_doctor.report.metrics import first_cause, key_metrics
+from jmo_doctor.report import verdict
+from jmo_doctor.report.metrics import key_metrics
+from jmo_doctor.safetext import one_line
 
 if TYPE_CHECKING:
     from jmo_doctor.config import Config
@@ -58,21 +59,12 @@ def _perf(
 
 def _clean(text: str) -> str:
     """No pipe (it starts the perfdata) and no line break (it starts the long output)."""
-    return " ".join(text.replace("|", "/").split())
+    return one_line(" ".join(text.replace("|", "/").split()))
 
 
 def summary(doc: Mapping[str, Any]) -> str:
     lang = str((doc.get("run") or {}).get("lang", "id"))
-    status = str(doc.get("status", "unknown"))
-    cause = first_cause(doc)
-    error = doc.get("error")
-    if isinstance(error, str) and error:  # the check could not be done: say why
-        return error
-    if status == "ok":
-        return label("all_clear", lang)
-    if cause is None:
-        return label("no_causes", lang)
-    return str(cause.get("title") or cause.get("id"))
+    return verdict.sentence(doc, lang, short=True)
 
 
 def exit_code(doc: Mapping[str, Any]) -> int:

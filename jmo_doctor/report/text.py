@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import IO, Any
 
+from jmo_doctor.report import verdict
 from jmo_doctor.report.labels import label
 from jmo_doctor.safetext import one_line
 
@@ -219,19 +220,11 @@ def verdict_line(doc: Mapping[str, Any], lang: str) -> Line:
 
 def _verdict_spans(doc: Mapping[str, Any], lang: str) -> Line:
     status = str(doc.get("status", "unknown"))
-    causes = doc.get("causes", [])
-    if doc.get("all_clear"):
-        first = label("all_clear", lang)
-        if causes:
-            first += f" {label('most_likely', lang)} {causes[0].get('title', '')}."
-    elif causes:
-        first = f"{causes[0].get('title', '')}. {label('follow_steps', lang)}"
-    else:
-        first = label("no_causes", lang)
+    code = f"{label('exit_code', lang)} {doc.get('exit_code', 3)}"
     return [
         (f"{label('verdict', lang)}: ", "bold"),
         (label(f"status.{status}", lang), _STATUS_STYLE.get(status, "bold")),
-        (f" — {first} ({label('exit_code', lang)} {doc.get('exit_code', 3)})", ""),
+        (f" — {verdict.sentence(doc, lang)} ({code})", ""),
     ]
 
 
