@@ -155,3 +155,14 @@ def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # the network lab's fixtures (lab_session, lab, lab_config) and its log-on-failure hook
 from tests.lab.fixtures import *  # noqa: E402,F403
+
+
+@pytest.fixture
+def isolated_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI in-process kept to temp dirs: home, config, data; no colour. The data dir."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("JMO_DOCTOR_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("JMO_DOCTOR_CONFIG", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return tmp_path / "data"

@@ -23,13 +23,7 @@ port = 9
 """
 
 
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("JMO_DOCTOR_HOME", str(tmp_path / "data"))
-    monkeypatch.delenv("JMO_DOCTOR_CONFIG", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
+pytestmark = pytest.mark.usefixtures("isolated_cli")
 
 
 def _one_error_line(err: str) -> str:

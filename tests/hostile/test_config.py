@@ -23,15 +23,6 @@ SOURCE = "/etc/jmo.toml"
 OFFLINE_RUN = ["run", "--only", "kpj", "--kpj", "12345678901"]
 
 
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("JMO_DOCTOR_HOME", str(tmp_path / "data"))
-    monkeypatch.delenv("JMO_DOCTOR_CONFIG", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-
-
 def _error_of(text: str) -> str:
     with pytest.raises(ConfigError) as caught:
         config.parse(text, SOURCE)

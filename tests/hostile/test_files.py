@@ -43,17 +43,6 @@ NULL, ZERO, FULL = os.makedev(1, 3), os.makedev(1, 5), os.makedev(1, 7)
 Snapshot = dict[str, tuple[int, int, int, bytes | None]]  # kind, inode, rdev, content
 
 
-@pytest.fixture(autouse=True)
-def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The CLI kept to temp dirs, as tests/test_cli.py does it."""
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("JMO_DOCTOR_HOME", str(tmp_path / "data"))
-    monkeypatch.delenv("JMO_DOCTOR_CONFIG", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    return tmp_path / "data"
-
-
 @pytest.fixture
 def place(tmp_path: Path) -> Path:
     """Where the hostile things are planted (apart from HOME, which the run writes)."""

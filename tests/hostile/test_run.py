@@ -27,15 +27,6 @@ SCHEMA = json.loads((Path(__file__).parents[2] / "jmo_doctor/data/report.schema.
 OFFLINE_RUN = ["run", "--only", "kpj", "--kpj", "12345678901", "--no-history"]
 
 
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("JMO_DOCTOR_HOME", str(tmp_path / "data"))
-    monkeypatch.delenv("JMO_DOCTOR_CONFIG", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-
-
 # --- hostile HTTP servers on loopback ----------------------------------------------------
 
 

@@ -62,15 +62,6 @@ PAYLOADS = [
 PAYLOAD_PARAMS = [pytest.param(payload, seen, id=name) for name, payload, seen in PAYLOADS]
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("JMO_DOCTOR_HOME", str(tmp_path / "data"))
-    monkeypatch.delenv("JMO_DOCTOR_CONFIG", raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-
-
 def _hostile_report(payload: str) -> dict[str, Any]:
     """A valid report with ``payload`` in every string the schema leaves free."""
     doc = golden_document("captive-portal", "en")
