@@ -447,10 +447,11 @@ def history(limit: int, since: str | None, output_format: str, lang: str | None)
     """Show the stored runs with their status, first cause and trends."""
     from jmo_doctor import history as store
     from jmo_doctor import paths
+    from jmo_doctor.durations import parse_duration
 
     lang = _resolve_lang(lang)
     try:
-        since_s = store.parse_duration(since) if since else None
+        since_s = parse_duration(since) if since else None
         rows = store.query(paths.data_home(), limit, since_s)
     except (ValueError, store.HistoryError) as error:
         raise UserError(str(error)) from None

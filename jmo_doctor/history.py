@@ -59,28 +59,6 @@ _MAX_REPORT_JSON = 64 << 20  # the report once inflated: a zlib bomb stops here
 _EARLIEST_S, _LATEST_S = -(2**31), 2**34
 _SQLITE_MAX_INT = 2**63 - 1
 
-# --- durations ---------------------------------------------------------------------------
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"^\s*([0-9]{1,12})\s*([smhdw])\s*$", re.IGNORECASE)
-MAX_DURATION_S = 100 * 366 * 86400  # no question about the past reaches further
-
-
-def parse_duration(text: str) -> int:
-    """``"90s"``, ``"30m"``, ``"12h"``, ``"7d"`` (or ``"2w"``) → seconds."""
-    match = _DURATION.match(text or "")
-    if not match:
-        raise ValueError(
-            f"invalid duration {text!r}: use a whole number followed by s, m, h, d or w "
-            "(for example 90s, 30m, 12h, 7d)"
-        )
-    seconds = int(match.group(1)) * _UNITS[match.group(2).lower()]
-    if seconds <= 0:
-        raise ValueError(f"invalid duration {text!r}: it must be longer than zero")
-    if seconds > MAX_DURATION_S:
-        raise ValueError(f"invalid duration {text!r}: at most 100 years")
-    return seconds
-
 
 @dataclass(frozen=True)
 class HistoryConfig:

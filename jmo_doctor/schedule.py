@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from jmo_doctor.durations import parse_duration
 from jmo_doctor.environment import is_termux
 from jmo_doctor.errors import UserError
-from jmo_doctor.history import parse_duration
 from jmo_doctor.paths import HOME_VARIABLE, SCHEDULE_LOG, data_home, ensure
 
 MARKER = "# jmo-doctor-schedule"

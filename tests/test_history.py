@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from jmo_doctor import config, history
+from jmo_doctor import config, durations, history
 from jmo_doctor.api import Finding, ProbeResult, Status
 from jmo_doctor.diagnosis import diagnose
 from jmo_doctor.paths import HISTORY_FILE
@@ -100,13 +100,13 @@ def make_doc(
     [("90s", 90), ("30m", 1800), ("12h", 43200), ("7d", 604800), ("1w", 604800)],
 )
 def test_parse_duration(text: str, seconds: int) -> None:
-    assert history.parse_duration(text) == seconds
+    assert durations.parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "7", "7x", "-1d", "1.5h", "0m", "d7"])
 def test_parse_duration_rejects_with_an_example(text: str) -> None:
     with pytest.raises(ValueError, match=r"invalid duration|longer than zero"):
-        history.parse_duration(text)
+        durations.parse_duration(text)
 
 
 def test_history_config_rejects_nonsense() -> None:
@@ -204,7 +204,7 @@ def test_limit_and_since_choose_the_newest(tmp_path: Path) -> None:
     _fill(tmp_path)
     last5 = history.query(tmp_path, limit=5)
     assert len(last5) == 5 and last5[-1].status == "critical"
-    recent = history.query(tmp_path, limit=100, since_seconds=history.parse_duration("630m"))
+    recent = history.query(tmp_path, limit=100, since_seconds=durations.parse_duration("630m"))
     assert len(recent) == 10  # runs an hour apart, the newest an hour ago: 10 in 10.5 h
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from jmo_doctor import history
+from jmo_doctor import durations, history
 from jmo_doctor.cli import run_cli
 from jmo_doctor.paths import HISTORY_FILE
 from jmo_doctor.report.metrics import KEY_METRICS
@@ -200,7 +200,7 @@ def test_any_since_is_safe(home: Path, since: float) -> None:
 @pytest.mark.parametrize("text", ["999999999999999w", "9" * 5000 + "d", "٣d"])
 def test_absurd_durations_are_refused_with_a_message(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
-        history.parse_duration(text)
+        durations.parse_duration(text)
 
 
 # --- stored reports: kept or dropped whole, never inflated past the cap ------------------
