@@ -118,29 +118,10 @@ REFERENCE: Final = "reference"
 SYSTEM_RESOLVER: Final = "system"
 
 #: Tie-break order after severity and confidence: the more fundamental cause first, so the
-#: user fixes what the other causes may merely be symptoms of.
-#: Plug-in causes come right before ``unexplained_failure``: a cause that names the
-#: problem beats one that cannot.
-PRIORITY: tuple[str, ...] = (
-    "offline",
-    "captive_portal",
-    "clock_skew",
-    "dns_tampered",
-    "dns_failure",
-    "tls_intercepted",
-    "vpn_or_proxy",
-    "mtu_blackhole",
-    "bpjs_unreachable",
-    "ipv6_broken",
-    "unstable_connection",
-    "slow_connection",
-    "app_outdated",
-    "device_unsupported",
-    "unexplained_failure",
-    "kpj_invalid",
-    "kpj_not_linked",
-    "membership_data",
-)
+#: user fixes what the other causes may merely be symptoms of. One source: the order of
+#: the shipped catalogue (data/causes.toml). Plug-in causes come right before
+#: ``unexplained_failure``: a cause that names the problem beats one that cannot.
+PRIORITY: tuple[str, ...] = tuple(catalogue.builtin_entries())
 UNEXPLAINED_FAILURE: Final = "unexplained_failure"
 
 #: The probes that judge the network (system … http) and the app (store): "all clear" is a

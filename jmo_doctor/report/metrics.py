@@ -112,9 +112,9 @@ def tcp_targets(doc: Mapping[str, Any]) -> dict[str, dict[str, float]]:
 def bpjs_targets(doc: Mapping[str, Any], explicit: Collection[str] | None = None) -> set[str]:
     """The names of the BPJS-role targets of the run.
 
-    The report has no target list of its own, so: the caller's list (from the config)
-    when given, else roles the document carries (``targets`` or tcp details), else the
-    default config's naming (``bpjs-*``).
+    The document's own ``targets`` list (with roles) decides; the caller's list wins when
+    given; reports older than that list fall back to the tcp details, then to the default
+    config's naming (``bpjs-*``).
     """
     if explicit is not None:
         return set(explicit)
