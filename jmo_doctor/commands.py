@@ -448,6 +448,7 @@ def history(limit: int, since: str | None, output_format: str, lang: str | None)
     from jmo_doctor import history as store
     from jmo_doctor import paths
     from jmo_doctor.durations import parse_duration
+    from jmo_doctor.report import history as history_report
 
     lang = _resolve_lang(lang)
     try:
@@ -455,7 +456,11 @@ def history(limit: int, since: str | None, output_format: str, lang: str | None)
         rows = store.query(paths.data_home(), limit, since_s)
     except (ValueError, store.HistoryError) as error:
         raise UserError(str(error)) from None
-    rendered = store.render_json(rows) if output_format == "json" else store.render_text(rows, lang)
+    rendered = (
+        history_report.render_json(rows)
+        if output_format == "json"
+        else history_report.render_text(rows, lang)
+    )
     click.echo(rendered, nl=not rendered.endswith("\n"))
     return ExitStatus.OK
 

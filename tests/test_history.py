@@ -21,6 +21,7 @@ from jmo_doctor.api import Finding, ProbeResult, Status
 from jmo_doctor.diagnosis import diagnose
 from jmo_doctor.paths import HISTORY_FILE
 from jmo_doctor.report import document
+from jmo_doctor.report import history as history_report
 from jmo_doctor.sparkline import BARS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -171,7 +172,7 @@ def test_thirty_runs_are_listed_with_their_trends(tmp_path: Path) -> None:
     assert rows[0].first_cause == "kpj_not_linked" and rows[-1].first_cause == "offline"
     assert [r.metrics["bpjs_rtt_ms"] for r in rows] == [11.0 + 3 * i for i in range(30)]
 
-    text = history.render_text(rows, "en", tz=UTC)
+    text = history_report.render_text(rows, "en", tz=UTC)
     assert text.startswith("History: 30 runs")
     for doc in docs:
         stamp = history.started_at(doc).strftime("%Y-%m-%d %H:%M")
@@ -187,7 +188,7 @@ def test_thirty_runs_are_listed_with_their_trends(tmp_path: Path) -> None:
     assert "min 11.0 · median" in download and "max 40.0" in download
     assert "OK 60% (18) · WARNING 30% (9) · CRITICAL 10% (3)" in text
 
-    indonesian = history.render_text(rows, "id", tz=UTC)
+    indonesian = history_report.render_text(rows, "id", tz=UTC)
     assert "Riwayat: 30 pemeriksaan" in indonesian
     assert "OK 60% (18) · PERINGATAN 30% (9) · KRITIS 10% (3)" in indonesian
 
@@ -195,7 +196,7 @@ def test_thirty_runs_are_listed_with_their_trends(tmp_path: Path) -> None:
 def test_long_history_is_downsampled_to_the_width(tmp_path: Path) -> None:
     _fill(tmp_path)
     rows = history.query(tmp_path, limit=None)
-    text = history.render_text(rows, "en", tz=UTC, width=10)
+    text = history_report.render_text(rows, "en", tz=UTC, width=10)
     latency = next(line for line in text.splitlines() if "BPJS latency" in line)
     assert len(latency.split("(ms)")[1].strip().split()[0]) == 10
 
@@ -210,7 +211,7 @@ def test_limit_and_since_choose_the_newest(tmp_path: Path) -> None:
 
 def test_json_has_runs_and_status_share(tmp_path: Path) -> None:
     _fill(tmp_path)
-    data = json.loads(history.render_json(history.query(tmp_path, limit=100)))
+    data = json.loads(history_report.render_json(history.query(tmp_path, limit=100)))
     assert len(data["runs"]) == 30
     assert data["summary"]["status_share"] == {
         "ok": 0.6,
@@ -230,7 +231,7 @@ def test_full_report_is_kept(tmp_path: Path) -> None:
 
 def test_empty_history(tmp_path: Path) -> None:
     assert history.query(tmp_path / "never-made") == []
-    assert "No history yet" in history.render_text([], "en")
+    assert "No history yet" in history_report.render_text([], "en")
     assert history.last_status(tmp_path / "never-made") is None
 
 
@@ -361,7 +362,7 @@ def test_a_reader_process_during_a_write(tmp_path: Path) -> None:
     assert reader.stdout.strip() == "3"
 
 
-def _statuses(rows: Sequence[history.HistoryRow]) -> list[str]:
+def _statuses(rows: Sequence[history_report.HistoryRow]) -> list[str]:
     return [r.status for r in rows]
 
 

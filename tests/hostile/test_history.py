@@ -25,6 +25,7 @@ import pytest
 from jmo_doctor import durations, history
 from jmo_doctor.cli import run_cli
 from jmo_doctor.paths import HISTORY_FILE
+from jmo_doctor.report import history as history_report
 from jmo_doctor.report.metrics import KEY_METRICS
 from tests.test_history import make_doc
 
@@ -118,9 +119,9 @@ def test_a_bad_row_is_skipped_and_counted(home: Path, column: str, value: str) -
     assert [r.status for r in rows] == ["warning", "critical"] and rows.skipped == 1
     assert rows.warning == "1 stored run was damaged and could not be read: skipped"
     assert history.last_status(home) == "critical"  # the newest readable one
-    text = history.render_text(rows, "en")
+    text = history_report.render_text(rows, "en")
     assert "History: 2 runs" in text and "Warning: 1 stored run(s) damaged" in text
-    assert json.loads(history.render_json(rows))["summary"]["skipped_damaged"] == 1
+    assert json.loads(history_report.render_json(rows))["summary"]["skipped_damaged"] == 1
     assert history.record(make_doc("ok"), home).saved  # and the next run records as ever
 
 
@@ -139,7 +140,7 @@ def test_run_still_writes_its_report_and_history_shows_the_good_rows(
     run_cli([*OFFLINE_RUN, "--format", "json"])
     out, err = capsys.readouterr()
     _no_crash(err)
-    assert json.loads(out)["status"] in history.STATUSES  # the report was written
+    assert json.loads(out)["status"] in history_report.STATUSES  # the report was written
     assert len(history.query(home)) == 2  # and recorded next to the bad row
 
     assert run_cli(["history", "--lang", "en"]) == 0
@@ -164,7 +165,7 @@ def test_every_row_bad_says_so(home: Path) -> None:
         db.execute("UPDATE runs SET started_at = 'never'")
     rows = history.query(home)
     assert rows == [] and rows.skipped == 1
-    assert "Warning: 1 stored run(s) damaged" in history.render_text(rows, "en")
+    assert "Warning: 1 stored run(s) damaged" in history_report.render_text(rows, "en")
     assert history.last_status(home) is None
 
 
@@ -309,7 +310,7 @@ def test_run_with_a_planted_link_keeps_its_report(
     run_cli([*OFFLINE_RUN, "--format", "json"])
     out, err = capsys.readouterr()
     _no_crash(err)
-    assert json.loads(out)["status"] in history.STATUSES
+    assert json.loads(out)["status"] in history_report.STATUSES
     assert "symbolic link" in err
     assert victim.read_text() == "the user's own file\n"
 
