@@ -112,7 +112,7 @@ def run(
     from jmo_doctor import config as config_module
     from jmo_doctor import interrupt, plugins, session
     from jmo_doctor.api import RunOptions
-    from jmo_doctor.notify import url_problem
+    from jmo_doctor.monitor.notify import url_problem
 
     for url, what in ((webhook, "webhook"), (ping_url, "ping")):
         problem = url and url_problem(url, what)
@@ -182,7 +182,7 @@ class RunBudget:
         return max(0.0, self.hard_end - time.monotonic())
 
     def courier(self) -> Any:
-        from jmo_doctor.notify import Courier
+        from jmo_doctor.monitor.notify import Courier
 
         return Courier(self.hard_end)
 
@@ -218,7 +218,7 @@ def _measure(
 @contextlib.contextmanager
 def _one_run_at_a_time(home: Any) -> Iterator[None]:
     """A second concurrent run exits 3; an unusable data dir only costs the lock."""
-    from jmo_doctor import lock
+    from jmo_doctor.monitor import lock
 
     try:
         with lock.acquire(home):
@@ -237,8 +237,8 @@ def _record(
 
     Never costs the report: a locked, damaged or full history only says so.
     """
-    from jmo_doctor import history as store
-    from jmo_doctor import notify
+    from jmo_doctor.monitor import history as store
+    from jmo_doctor.monitor import notify
 
     if not history:
         # nothing recorded to compare with: --notify keeps its own one-word memory
@@ -259,7 +259,7 @@ def _record(
 def _ping(
     url: str, phase: str, courier: Any, exit_code: int | None = None, summary: str = ""
 ) -> Any:
-    from jmo_doctor import notify
+    from jmo_doctor.monitor import notify
 
     return notify.ping(
         url,
@@ -280,7 +280,7 @@ def _deliver(
     ping_url: str | None,
 ) -> None:
     """Queue the run's messages behind the start ping, wait until the deadline at most."""
-    from jmo_doctor import notify
+    from jmo_doctor.monitor import notify
     from jmo_doctor.report import text
 
     if notify_change:
@@ -445,9 +445,9 @@ def report_show(file: str, output_format: str, verbose: bool) -> int:
 @_lang_option
 def history(limit: int, since: str | None, output_format: str, lang: str | None) -> int:
     """Show the stored runs with their status, first cause and trends."""
-    from jmo_doctor import history as store
     from jmo_doctor import paths
     from jmo_doctor.durations import parse_duration
+    from jmo_doctor.monitor import history as store
     from jmo_doctor.report import history as history_report
 
     lang = _resolve_lang(lang)
@@ -477,7 +477,7 @@ def schedule() -> None:
 @click.argument("run_args", nargs=-1, type=click.UNPROCESSED)
 def schedule_install(every: str, run_args: tuple[str, ...]) -> int:
     """Schedule `jmo-doctor run [RUN_ARGS]` every DURATION (e.g. 15m, 1h)."""
-    from jmo_doctor import schedule as scheduler
+    from jmo_doctor.monitor import schedule as scheduler
 
     args = list(run_args[1:] if run_args[:1] == ("run",) else run_args)
     try:
@@ -490,7 +490,7 @@ def schedule_install(every: str, run_args: tuple[str, ...]) -> int:
 @schedule.command("remove")
 def schedule_remove() -> int:
     """Remove the schedule (the rest of the crontab is left as it is)."""
-    from jmo_doctor import schedule as scheduler
+    from jmo_doctor.monitor import schedule as scheduler
 
     try:
         click.echo(scheduler.remove())
@@ -502,7 +502,7 @@ def schedule_remove() -> int:
 @schedule.command("status")
 def schedule_status() -> int:
     """Say whether a schedule is installed, and what it runs."""
-    from jmo_doctor import schedule as scheduler
+    from jmo_doctor.monitor import schedule as scheduler
 
     try:
         click.echo(scheduler.status().message)

@@ -29,9 +29,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from jmo_doctor import catalogue
-from jmo_doctor import history as store
+from jmo_doctor.monitor import history as store
+from jmo_doctor.monitor.schedule import CRONTAB_VARIABLE, MARKER
 from jmo_doctor.paths import HISTORY_FILE, LOCK_FILE, SCHEDULE_LOG
-from jmo_doctor.schedule import CRONTAB_VARIABLE, MARKER
 from jmo_doctor.sparkline import BARS
 from tests.lab import Lab
 from tests.lab import addresses as A

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from jmo_doctor import config, durations, history
+from jmo_doctor import config, durations
 from jmo_doctor.api import Finding, ProbeResult, Status
 from jmo_doctor.diagnosis import diagnose
+from jmo_doctor.monitor import history
 from jmo_doctor.paths import HISTORY_FILE
 from jmo_doctor.report import document
 from jmo_doctor.report import history as history_report
@@ -341,7 +342,7 @@ def test_a_reader_during_a_write_waits_instead_of_failing(tmp_path: Path) -> Non
 def test_a_reader_process_during_a_write(tmp_path: Path) -> None:
     _fill(tmp_path, 3)
     code = (
-        "import sys; from pathlib import Path; from jmo_doctor import history;"
+        "import sys; from pathlib import Path; from jmo_doctor.monitor import history;"
         "print(len(history.query(Path(sys.argv[1]))))"
     )
     writer = sqlite3.connect(history.history_path(tmp_path), isolation_level=None)

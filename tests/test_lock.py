@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from jmo_doctor import lock
+from jmo_doctor.monitor import lock
 from jmo_doctor.paths import LOCK_FILE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 _TRY = """
 import sys
 from pathlib import Path
-from jmo_doctor import lock
+from jmo_doctor.monitor import lock
 from jmo_doctor.paths import LOCK_FILE
 try:
     with lock.acquire(Path(sys.argv[1]), use_flock=sys.argv[2] == "flock"):
@@ -41,7 +41,7 @@ except lock.LockHeld as error:
 _HOLD = """
 import sys
 from pathlib import Path
-from jmo_doctor import lock
+from jmo_doctor.monitor import lock
 from jmo_doctor.paths import LOCK_FILE
 with lock.acquire(Path(sys.argv[1]), use_flock=sys.argv[2] == "flock"):
     print("locked", flush=True)

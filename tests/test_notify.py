@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jmo_doctor import notify
+from jmo_doctor.monitor import notify
 from tests.test_history import make_doc
 
 

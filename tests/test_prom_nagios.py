@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from jmo_doctor import config, history
+from jmo_doctor import config
+from jmo_doctor.monitor import history
 from jmo_doctor.report import nagios, prom
 from tests.test_history import make_doc
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from jmo_doctor import schedule
+from jmo_doctor.monitor import schedule
+from jmo_doctor.monitor.schedule import MARKER, ScheduleError
 from jmo_doctor.paths import SCHEDULE_LOG
-from jmo_doctor.schedule import MARKER, ScheduleError
 
 # What a user may already have in the crontab: all of it must survive byte for byte.
 EXISTING = (

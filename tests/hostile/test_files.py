@@ -28,8 +28,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from jmo_doctor import lock
 from jmo_doctor.cli import run_cli
+from jmo_doctor.monitor import lock
 from jmo_doctor.report import document, schema
 from tests.test_golden import SCENARIOS
 from tests.test_golden import _document as golden_document

@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 
-from jmo_doctor import durations, history
+from jmo_doctor import durations
 from jmo_doctor.cli import run_cli
+from jmo_doctor.monitor import history
 from jmo_doctor.paths import HISTORY_FILE
 from jmo_doctor.report import history as history_report
 from jmo_doctor.report.metrics import KEY_METRICS

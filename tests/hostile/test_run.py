@@ -208,7 +208,7 @@ def test_a_bad_option_is_refused_at_once_with_exit_3(
 
 
 def _hold_the_lock(home: Path) -> Iterator[None]:
-    from jmo_doctor import lock
+    from jmo_doctor.monitor import lock
 
     with lock.acquire(home):
         yield

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from jmo_doctor import schedule
 from jmo_doctor.cli import run_cli
+from jmo_doctor.monitor import schedule
+from jmo_doctor.monitor.schedule import MARKER, ScheduleError
 from jmo_doctor.paths import SCHEDULE_LOG
-from jmo_doctor.schedule import MARKER, ScheduleError
 
 # --- the crontab command: real (root, throwaway user) or a stand-in -----------------------
 
