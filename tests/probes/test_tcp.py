@@ -278,3 +278,21 @@ def test_a_tight_deadline_brings_attempts_closer_not_their_windows_shorter() -> 
     family = result.details["bpjs"]["families"]["ipv4"]
     assert family["counted"] == 10 and family["loss_pct"] == 100.0
     assert elapsed < 3.2 - 0.25
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="the kernel's SYN count is Linux's")
+def test_a_blocked_event_loop_does_not_turn_answered_handshakes_into_loss(
+    listener: TcpServer,
+) -> None:
+    # a busy machine (or a blocking call elsewhere in the run) holds the event loop for
+    # 1 s while the kernel completes the handshake: the loop sees it 1 s late, which
+    # once passed for a SYN resent after the kernel's 1 s RTO
+    async def late() -> Sample:
+        task = asyncio.ensure_future(attempt("127.0.0.1", listener.port, 2.0))
+        for _ in range(3):  # until the SYN is out
+            await asyncio.sleep(0)
+        time.sleep(1.0)  # noqa: ASYNC251 - blocking the loop is the point
+        return await task
+
+    samples = [asyncio.run(late()) for _ in range(3)]
+    assert all(s.rtt_ms is not None and s.rtt_ms < 100.0 for s in samples), samples
