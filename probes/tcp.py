@@ -90,11 +90,13 @@ class Series:
 
         A first-try answer comes within the path's RTT; anything later than the fastest
         handshake plus :data:`RETRANSMIT_GAP_MS` counts as retransmitted (lost) anyway.
-        So an attempt proves something only if it could wait that long; one the deadline
-        cut shorter would read "lost" for a handshake that was merely not yet answered.
+        So an attempt proves something only if it could wait that long (or had the whole
+        :data:`ATTEMPT_TIMEOUT_S`, on a path slower than that); one the deadline cut
+        shorter would read "lost" for a handshake that was merely not yet answered.
         """
         rtts = self.rtts
-        enough_ms = (min(rtts) if rtts else 0.0) + RETRANSMIT_GAP_MS
+        fastest_ms = min(rtts) if rtts else 0.0
+        enough_ms = min(fastest_ms + RETRANSMIT_GAP_MS, ATTEMPT_TIMEOUT_S * 1000.0)
         return [s for s in self.samples if s.waited_ms >= enough_ms or s.error in _IMMEDIATE]
 
     @property

@@ -231,6 +231,9 @@ def test_attempts_the_deadline_cut_short_are_not_counted_as_loss() -> None:
     # refused is the kernel's answer at once, whatever the wait
     _, refused, _ = _judged([Sample(None, "refused", 50.0), Sample(20.0, "", 2000.0)])
     assert refused["bpjs.loss_pct"] == 50.0
+    # on a path slower than 1.2 s the whole 2 s window is all an attempt can get
+    _, slow, _ = _judged([Sample(1500.0, "", 2000.0), Sample(None, "timeout", 2000.0)])
+    assert slow["bpjs.loss_pct"] == 50.0
 
 
 def test_no_attempt_with_its_full_chance_gives_no_loss_figure() -> None:
