@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +15,9 @@ from jmo_doctor.errors import UserError
 from jmo_doctor.exitcodes import ExitStatus
 from jmo_doctor.i18n import LANGUAGES
 from jmo_doctor.safetext import one_line, printable
+
+if TYPE_CHECKING:
+    from jmo_doctor.monitor.watch import RunBudget
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 FORMATS = ("text", "json", "markdown")
@@ -110,14 +112,13 @@ def run(
     """Run the checks and print the diagnosis with the fix."""
     started = time.monotonic()
     from jmo_doctor import config as config_module
-    from jmo_doctor import interrupt, plugins, session
+    from jmo_doctor import paths, plugins, session
     from jmo_doctor.api import RunOptions
-    from jmo_doctor.monitor.notify import url_problem
+    from jmo_doctor.monitor.watch import RunBudget, Watch
 
-    for url, what in ((webhook, "webhook"), (ping_url, "ping")):
-        problem = url and url_problem(url, what)
-        if problem:  # said now, not after a whole run
-            raise UserError(problem)
+    watch = Watch(
+        history=not no_history, notify=notify, webhook=webhook, ping_url=ping_url, say=_say
+    )
     config = config_module.load(config_path)
     lang = lang or config.lang
     discovery = plugins.discover()
@@ -136,55 +137,18 @@ def run(
         redact=not no_redact,
     )
     budget = RunBudget(started, timeout if timeout is not None else config.timeout)
-    from jmo_doctor import paths
-
-    home = paths.data_home()
-    with _one_run_at_a_time(home), interrupt.stop_on_signals() as stop:
-        courier = budget.courier() if (notify or webhook or ping_url) else None
-        if courier is not None and ping_url:
-            courier.send("ping /start", lambda: _ping(ping_url, "start", courier))
+    with watch.around(paths.data_home(), config, budget) as stop:
         outcome = _measure(
             config, options, lang, selection, budget, discovery.warnings, stop,
-            live=output_format == "text", sends_messages=courier is not None,
+            live=output_format == "text", sends_messages=watch.sends_messages,
         )  # fmt: skip
-        doc = outcome.document
-        previous = _record(outcome.redacted, home, config, budget, history=not no_history)
-        try:
-            _emit(doc, output_format, output, verbose, config)
-        finally:
-            if courier is not None:
-                _deliver(courier, outcome.redacted, previous, notify, webhook, ping_url)
-    return int(doc["exit_code"])
+        watch.record(outcome.redacted)
+        _emit(outcome.document, output_format, output, verbose, config)
+    return int(outcome.document["exit_code"])
 
 
-class RunBudget:
-    """The run's deadline (SPEC §3: never longer than ``--timeout`` + 1 s), shared out.
-
-    Probes get the timeout; what must happen after them — history, printing, the
-    webhook and pings — gets the rest of the extra second, and when messages are to be
-    sent, a slice of the timeout kept back for them (a dead network must not leave the
-    monitoring service without its ping).
-    """
-
-    #: Part of the extra second kept for the process to print and exit.
-    EXIT_MARGIN_S = 0.15
-
-    def __init__(self, started: float, timeout: float) -> None:
-        self.started = started
-        self.timeout = timeout
-        self.hard_end = started + timeout + 1.0 - self.EXIT_MARGIN_S
-
-    def probe_timeout(self, sends_messages: bool) -> float:
-        kept = min(3.0, 0.2 * self.timeout) if sends_messages else 0.0
-        return max(0.05, self.timeout - kept)
-
-    def left(self) -> float:
-        return max(0.0, self.hard_end - time.monotonic())
-
-    def courier(self) -> Any:
-        from jmo_doctor.monitor.notify import Courier
-
-        return Courier(self.hard_end)
+def _say(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _measure(
@@ -213,95 +177,6 @@ def _measure(
         with LiveProgress(selection.chosen, lang, sys.stderr) as tick:
             return session.execute(config, options, lang, selection, on_tick=tick, **kwargs)
     return session.execute(config, options, lang, selection, **kwargs)
-
-
-@contextlib.contextmanager
-def _one_run_at_a_time(home: Any) -> Iterator[None]:
-    """A second concurrent run exits 3; an unusable data dir only costs the lock."""
-    from jmo_doctor.monitor import lock
-
-    try:
-        with lock.acquire(home):
-            yield
-    except lock.LockHeld as held:
-        raise UserError(str(held)) from None
-    except lock.LockError as error:
-        click.echo(f"jmo-doctor: warning: {error}; running without the lock", err=True)
-        yield
-
-
-def _record(
-    redacted: dict[str, Any], home: Any, config: Any, budget: RunBudget, *, history: bool
-) -> str | None:
-    """Store the run in the history; returns the previous run's status (for --notify).
-
-    Never costs the report: a locked, damaged or full history only says so.
-    """
-    from jmo_doctor.monitor import history as store
-    from jmo_doctor.monitor import notify
-
-    if not history:
-        # nothing recorded to compare with: --notify keeps its own one-word memory
-        return notify.remember_status(home, str(redacted["status"]))
-    # the history gets what is left of the run's deadline: a database held by another
-    # writer must not hold this run past it
-    previous = store.last_status(home, timeout_s=budget.left() / 2)
-    settings = store.HistoryConfig(
-        retention_days=config.history.retention_days, max_runs=config.history.max_runs
-    )
-    bpjs = {t.name for t in config.targets if t.role == "bpjs"}
-    saved = store.record(redacted, home, settings, bpjs=bpjs, timeout_s=budget.left() / 2)
-    if saved.message:
-        click.echo(f"jmo-doctor: {saved.message}", err=True)
-    return previous
-
-
-def _ping(
-    url: str, phase: str, courier: Any, exit_code: int | None = None, summary: str = ""
-) -> Any:
-    from jmo_doctor.monitor import notify
-
-    return notify.ping(
-        url,
-        phase,
-        exit_code,
-        summary,
-        timeout=max(0.1, min(5.0, courier.time_left())),
-        sleep=courier.sleep,
-    )
-
-
-def _deliver(
-    courier: Any,
-    redacted: dict[str, Any],
-    previous: str | None,
-    notify_change: bool,
-    webhook: str | None,
-    ping_url: str | None,
-) -> None:
-    """Queue the run's messages behind the start ping, wait until the deadline at most."""
-    from jmo_doctor.monitor import notify
-    from jmo_doctor.report import text
-
-    if notify_change:
-        courier.send("notification", lambda: notify.notify_change(previous, redacted))
-    if webhook:
-        courier.send(
-            "webhook",
-            lambda: notify.post_webhook(
-                webhook,
-                redacted,
-                timeout=max(0.1, min(5.0, courier.time_left())),
-                sleep=courier.sleep,
-            ),
-        )
-    if ping_url:
-        lang = redacted["run"]["lang"]
-        summary = text.plain([text.verdict_line(redacted, lang)]).strip()
-        code = int(redacted["exit_code"])
-        courier.send("ping", lambda: _ping(ping_url, "finish", courier, code, summary))
-    for warning in courier.finish():
-        click.echo(f"jmo-doctor: warning: {warning}", err=True)
 
 
 def _emit(
