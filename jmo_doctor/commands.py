@@ -124,10 +124,7 @@ def run(
     discovery = plugins.discover()
     for warning in discovery.warnings:
         click.echo(f"jmo-doctor: warning: {warning}", err=True)
-    try:
-        selection = session.select(discovery.probes, _ids(only), _ids(skip), quick)
-    except session.SelectionError as error:
-        raise UserError(str(error)) from None
+    selection = session.select(discovery.probes, _ids(only), _ids(skip), quick)
     options = RunOptions(
         kpj=kpj,
         app_version=app_version or config.app.installed_version or None,
@@ -326,11 +323,8 @@ def history(limit: int, since: str | None, output_format: str, lang: str | None)
     from jmo_doctor.report import history as history_report
 
     lang = _resolve_lang(lang)
-    try:
-        since_s = parse_duration(since) if since else None
-        rows = store.query(paths.data_home(), limit, since_s)
-    except (ValueError, store.HistoryError) as error:
-        raise UserError(str(error)) from None
+    since_s = parse_duration(since) if since else None
+    rows = store.query(paths.data_home(), limit, since_s)
     rendered = (
         history_report.render_json(rows)
         if output_format == "json"
@@ -357,7 +351,7 @@ def schedule_install(every: str, run_args: tuple[str, ...]) -> int:
     args = list(run_args[1:] if run_args[:1] == ("run",) else run_args)
     try:
         click.echo(scheduler.install(every, args))
-    except (scheduler.ScheduleError, ValueError) as error:
+    except ValueError as error:  # e.g. unbalanced quotes in $JMO_DOCTOR_CRONTAB
         raise UserError(str(error)) from None
     return ExitStatus.OK
 
@@ -367,10 +361,7 @@ def schedule_remove() -> int:
     """Remove the schedule (the rest of the crontab is left as it is)."""
     from jmo_doctor.monitor import schedule as scheduler
 
-    try:
-        click.echo(scheduler.remove())
-    except scheduler.ScheduleError as error:
-        raise UserError(str(error)) from None
+    click.echo(scheduler.remove())
     return ExitStatus.OK
 
 
@@ -379,10 +370,7 @@ def schedule_status() -> int:
     """Say whether a schedule is installed, and what it runs."""
     from jmo_doctor.monitor import schedule as scheduler
 
-    try:
-        click.echo(scheduler.status().message)
-    except scheduler.ScheduleError as error:
-        raise UserError(str(error)) from None
+    click.echo(scheduler.status().message)
     return ExitStatus.OK
 
 

@@ -15,6 +15,7 @@ from jmo_doctor.api import ProbeResult, RunOptions
 from jmo_doctor.config import Config
 from jmo_doctor.context import RunShared
 from jmo_doctor.diagnosis import diagnose
+from jmo_doctor.errors import UserError
 from jmo_doctor.interrupt import StopRequest
 from jmo_doctor.plugins import LoadedProbe
 from jmo_doctor.report import document
@@ -23,7 +24,7 @@ from jmo_doctor.report.redact import Redactor
 from jmo_doctor.runner import Board, run_probes, skipped_result
 
 
-class SelectionError(Exception):
+class SelectionError(UserError):
     """``--only`` / ``--skip`` named a probe that does not exist."""
 
 

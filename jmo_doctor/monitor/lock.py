@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from jmo_doctor.errors import UserError
 from jmo_doctor.fileio import kind_of
 from jmo_doctor.paths import LOCK_FILE, ensure
 
@@ -46,15 +47,18 @@ _SAFE_OPEN = (
 
 
 class LockError(Exception):
-    """The lock could not be taken at all (e.g. the data directory is not writable)."""
+    """The lock could not be taken at all (e.g. the data directory is not writable).
+
+    Not a :class:`UserError`: the run goes on without the lock, and says so.
+    """
 
 
 class LockFileRefused(LockError):
     """Something other than our own regular file is at the lock's path: never written."""
 
 
-class LockHeld(LockError):
-    """Another run holds the lock; the CLI turns this into exit code 3."""
+class LockHeld(LockError, UserError):
+    """Another run holds the lock: this run does not start (exit code 3)."""
 
     def __init__(self, message: str, holder_pid: int | None) -> None:
         super().__init__(message)

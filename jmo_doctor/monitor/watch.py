@@ -163,8 +163,8 @@ def _one_run_at_a_time(home: Path, say: Say) -> Iterator[None]:
     try:
         with lock.acquire(home):
             yield
-    except lock.LockHeld as held:
-        raise UserError(str(held)) from None
+    except lock.LockHeld:
+        raise  # a UserError: exit 3
     except lock.LockError as error:
         say(f"jmo-doctor: warning: {error}; running without the lock")
         yield
