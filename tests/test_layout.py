@@ -2,16 +2,27 @@
 
 The engine (config → probes → diagnosis → report) never imports monitoring: history,
 lock, notifications and the schedule hang on a run from outside, through the commands.
-Read with :mod:`ast`, so a rule holds for code no test happens to run, and an import
-inside a function counts as much as one at the top of a module.
+No module of jmo_doctor/ imports itself back through others. Read with :mod:`ast`, so a
+rule holds for code no test happens to run, and an import inside a function counts as
+much as one at the top of a module. The commands are a table imported on first use, so
+``--version`` and ``--help`` import none of them.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import graphlib
+import importlib
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import click
+import pytest
+
+from jmo_doctor.commands import COMMANDS, cli
 
 PACKAGE = "jmo_doctor"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
@@ -151,3 +162,102 @@ def later():
         (f"{MONITOR}.schedule", True, False),
         (f"{MONITOR}.watch", True, False),
     ]
+
+
+# --- no import cycle ---------------------------------------------------------------------
+
+
+def _graph(imports: Iterable[Import]) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {module: set() for module in MODULES}
+    for each in imports:
+        if each.target != each.importer:
+            graph.setdefault(each.importer, set()).add(each.target)
+    return graph
+
+
+def _cycle(graph: Mapping[str, set[str]]) -> list[str]:
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as error:
+        return list(error.args[1])
+    return []
+
+
+ALL_IMPORTS = [each for module in MODULES for each in imports_of(module)]
+
+
+@pytest.mark.parametrize(
+    "which",
+    [
+        "at import time",  # what Python runs when a module is first imported
+        "with lazy ones",  # imports inside functions too: none may lead back either
+        "with typing ones",  # and those under `if TYPE_CHECKING:`
+    ],
+)
+def test_there_is_no_import_cycle(which: str) -> None:
+    kept = [
+        each
+        for each in ALL_IMPORTS
+        if (not each.lazy or which != "at import time")
+        and (not each.typing_only or which == "with typing ones")
+    ]
+    assert len(kept) > 50  # the reader found the imports
+    assert _cycle(_graph(kept)) == []
+
+
+def test_a_cycle_is_found() -> None:
+    """cli.py and commands.py imported each other once (eight lazy imports)."""
+    a = imports_in("from jmo_doctor.commands import cli", f"{PACKAGE}.cli")
+    b = imports_in("def f():\n    from jmo_doctor.cli import UserError", f"{PACKAGE}.commands")
+    assert set(_cycle(_graph([*ALL_IMPORTS, *a, *b]))) == {f"{PACKAGE}.cli", f"{PACKAGE}.commands"}
+
+
+# --- the command table -------------------------------------------------------------------
+
+
+def test_the_table_holds_every_command_module_and_its_own_summary() -> None:
+    modules = {m for m in MODULES if m.startswith(f"{PACKAGE}.commands.")}
+    assert modules == {info.module for info in COMMANDS.values()} | {f"{PACKAGE}.commands.common"}
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == sorted(COMMANDS)
+    for name, info in COMMANDS.items():
+        command = getattr(importlib.import_module(info.module), info.attribute)
+        assert isinstance(command, click.Command) and command.name == name
+        # the listing shows the table's words: they must be the command's own
+        assert command.get_short_help_str(limit=1000) == info.summary
+        assert cli.get_command(ctx, name) is command
+
+
+def _loaded_after(*args: str) -> list[str]:
+    code = (
+        "import sys\n"
+        "from jmo_doctor.cli import main\n"
+        "try:\n"
+        f"    main({list(args)!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m == 'click' or m.startswith('jmo_doctor.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return list(ast.literal_eval(done.stdout.splitlines()[-1]))
+
+
+def test_version_imports_neither_click_nor_a_command() -> None:
+    loaded = _loaded_after("--version")
+    assert "click" not in loaded
+    assert not [m for m in loaded if m.startswith(f"{PACKAGE}.commands")]
+
+
+def test_help_lists_every_command_without_importing_one() -> None:
+    loaded = _loaded_after("--help")
+    assert f"{PACKAGE}.commands" in loaded
+    assert not [m for m in loaded if m.startswith(f"{PACKAGE}.commands.")]
+    assert not [m for m in loaded if m.startswith(MONITOR)]
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    loaded = _loaded_after("kpj", "check", "12345678901")
+    commands = {m for m in loaded if m.startswith(f"{PACKAGE}.commands.")}
+    assert commands == {f"{PACKAGE}.commands.kpj", f"{PACKAGE}.commands.common"}

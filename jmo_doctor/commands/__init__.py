@@ -1,0 +1,119 @@
+"""The command line of SPEC §3: a table of commands, each imported when it is used.
+
+pip's ``commands/__init__.py`` is the model. The table names each command's module and
+its one-line help, so ``jmo-doctor --help`` lists every command without importing one,
+and ``jmo-doctor run`` imports only :mod:`jmo_doctor.commands.run`. (``--version`` is
+answered in ``cli.py`` before click is even imported.) One module per command group;
+heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from jmo_doctor import __version__
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    module: str  # the module that defines the command (a click command or group)
+    attribute: str  # its name there
+    summary: str  # the one-line help `jmo-doctor --help` lists: the command's docstring
+
+
+COMMANDS: Mapping[str, CommandInfo] = {
+    "run": CommandInfo(
+        "jmo_doctor.commands.run", "run", "Run the checks and print the diagnosis with the fix."
+    ),
+    "probes": CommandInfo(
+        "jmo_doctor.commands.probes", "probes", "List every probe found (built-in and plug-ins)."
+    ),
+    "causes": CommandInfo(
+        "jmo_doctor.commands.causes", "causes", "List the causes, or explain one with its fix."
+    ),
+    "kpj": CommandInfo(
+        "jmo_doctor.commands.kpj", "kpj", "KPJ (Kartu Peserta Jamsostek) number tools."
+    ),
+    "report": CommandInfo("jmo_doctor.commands.report", "report", "Saved reports."),
+    "history": CommandInfo(
+        "jmo_doctor.commands.history",
+        "history",
+        "Show the stored runs with their status, first cause and trends.",
+    ),
+    "schedule": CommandInfo(
+        "jmo_doctor.commands.schedule",
+        "schedule",
+        "Run jmo-doctor periodically (cron, or termux-job-scheduler on Termux).",
+    ),
+}
+
+
+class _LoadedOnUse(MutableMapping[str, click.Command]):
+    """The group's commands by name: the names come from the table, each command from its
+    module the first time it is looked up. Iterating gives names only (click's "Did you
+    mean …?" reads them), so it imports nothing."""
+
+    def __init__(self, table: Mapping[str, CommandInfo]) -> None:
+        self._table = table
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            info = self._table[name]  # KeyError: no such command
+            command = getattr(importlib.import_module(info.module), info.attribute)
+            assert isinstance(command, click.Command), info
+            self._loaded[name] = command
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command  # click's add_command
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("the command table is fixed")
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._table or name in self._loaded
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._table
+        yield from (name for name in self._loaded if name not in self._table)
+
+    def __len__(self) -> int:
+        return len(set(self._table) | set(self._loaded))
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands come from a table and are imported on first use."""
+
+    def __init__(self, *args: Any, table: Mapping[str, CommandInfo], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.table = table
+        self.commands = _LoadedOnUse(table)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's own listing, with the table's summaries: no command module imported."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, self._summary(name, limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def _summary(self, name: str, limit: int) -> str:
+        info = self.table.get(name)
+        command = click.Command(name, help=info.summary) if info else self.commands[name]
+        return command.get_short_help_str(limit)
+
+
+@click.group(cls=LazyGroup, table=COMMANDS, context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="jmo-doctor", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Finds out why the JHT balance does not show in the JMO app, and says how to fix it."""

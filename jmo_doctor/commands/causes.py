@@ -1,0 +1,39 @@
+"""`jmo-doctor causes [CAUSE_ID]`: the causes, or one of them with its fix."""
+
+from __future__ import annotations
+
+import click
+
+from jmo_doctor.commands.common import lang_option, resolve_lang, warn
+from jmo_doctor.errors import UserError
+from jmo_doctor.exitcodes import ExitStatus
+from jmo_doctor.safetext import one_line, printable
+
+
+@click.command()
+@click.argument("cause_id", required=False)
+@lang_option
+def causes(cause_id: str | None, lang: str | None) -> int:
+    """List the causes, or explain one with its fix."""
+    from jmo_doctor import catalogue
+    from jmo_doctor.report.labels import label
+
+    lang = resolve_lang(lang)
+    warn(catalogue.plugin_causes().warnings)  # a broken plug-in is said, as in `probes`
+    ids = catalogue.cause_ids()
+    if cause_id is None:
+        width = max(len(i) for i in ids)
+        for each in ids:
+            click.echo(one_line(f"{each.ljust(width)}  {catalogue.text(each, lang).title}"))
+        return ExitStatus.OK
+    if cause_id not in ids:
+        raise UserError(f"unknown cause id '{cause_id}' (known: {', '.join(ids)})")
+    item = catalogue.text(cause_id, lang)
+    click.echo(one_line(f"{item.title} ({cause_id})"))
+    click.echo("")
+    click.echo(printable(item.explanation))
+    click.echo("")
+    click.echo(f"{label('fix', lang)}:")
+    for number, step in enumerate(item.fix, start=1):
+        click.echo(one_line(f"  {number}. {step}"))
+    return ExitStatus.OK

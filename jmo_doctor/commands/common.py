@@ -1,0 +1,96 @@
+"""What several commands share: the --lang option, the language, the report's output."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import click
+
+from jmo_doctor.errors import UserError
+from jmo_doctor.i18n import LANGUAGES
+
+FORMATS = ("text", "json", "markdown")
+
+
+def ids(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def colour(stream: Any) -> bool:
+    return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
+
+
+def lang_option(f: Any) -> Any:
+    return click.option(
+        "--lang",
+        type=click.Choice(LANGUAGES),
+        default=None,
+        help="Language of the output: id (Bahasa Indonesia, default) or en.",
+    )(f)
+
+
+def resolve_lang(option: str | None, config_path: str | None = None) -> str:
+    if option:
+        return option
+    from jmo_doctor import config
+
+    return config.load(config_path).lang
+
+
+def say(line: str) -> None:
+    """One line for the person, on stderr (warnings, what the history said)."""
+    click.echo(line, err=True)
+
+
+def warn(warnings: Iterable[str]) -> None:
+    for warning in warnings:
+        say(f"jmo-doctor: warning: {warning}")
+
+
+def emit(
+    doc: dict[str, Any],
+    output_format: str,
+    output: str | None,
+    verbose: bool,
+    config: Any = None,
+) -> None:
+    """The report in ``output_format``, to stdout or (atomically) to ``output``."""
+    from jmo_doctor.report import document, markdown, nagios, prom, text
+
+    if output_format == "json":
+        rendered = document.dumps(doc)
+    elif output_format == "markdown":
+        rendered = markdown.render(doc)
+    elif output_format == "prom":
+        rendered = prom.render(doc)
+    elif output_format == "nagios":
+        thresholds = nagios.Thresholds.from_config(config) if config is not None else None
+        rendered = nagios.render(doc, thresholds)
+    else:
+        lines = text.layout(doc, verbose=verbose)
+        rendered = text.plain(lines)
+    if output:
+        from jmo_doctor.fileio import write_atomic
+        from jmo_doctor.report.labels import label
+
+        try:
+            write_atomic(output, rendered)
+        except OSError as error:
+            # the report is not lost: it goes to stdout instead
+            sys.stdout.write(rendered)
+            raise UserError(
+                f"cannot write {output}: {error.strerror or error}", report_written=True
+            ) from None
+        lang = doc["run"]["lang"]
+        summary = text.plain([text.verdict_line(doc, lang)]).strip()
+        # the verdict stays the last line on the screen
+        click.echo(label("saved", lang).format(path=output), err=True)
+        click.echo(summary, err=True)
+    elif output_format == "text" and colour(sys.stdout):
+        text.print_rich(lines, sys.stdout)
+    else:
+        sys.stdout.write(rendered)
+        sys.stdout.flush()

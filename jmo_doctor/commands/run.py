@@ -1,0 +1,134 @@
+"""`jmo-doctor run`: the checks, the diagnosis with the fix, and what hangs on the run."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from jmo_doctor.commands.common import FORMATS, emit, ids, lang_option, say, warn
+
+if TYPE_CHECKING:
+    from jmo_doctor.monitor.watch import RunBudget
+
+RUN_FORMATS = (*FORMATS, "prom", "nagios")
+
+
+def _finite_timeout(_ctx: Any, _param: Any, value: float | None) -> float | None:
+    # click's FloatRange lets nan through (every comparison with nan is false): the same
+    # rule as config `timeout` decides
+    if value is None:
+        return None
+    from jmo_doctor.config import check_timeout
+
+    return check_timeout(value)
+
+
+@click.command()
+@click.option("--config", "config_path", metavar="PATH", help="Config file (TOML).")
+@click.option("--format", "output_format", type=click.Choice(RUN_FORMATS), default="text")
+@click.option("--output", metavar="PATH", help="Write the report to PATH (atomically).")
+@lang_option
+@click.option("--only", metavar="IDS", help="Run only these probes (comma-separated ids).")
+@click.option("--skip", metavar="IDS", help="Skip these probes (comma-separated ids).")
+@click.option("--quick", is_flag=True, help="Skip slow probes (bandwidth).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True, max=3600),
+    default=None,
+    callback=_finite_timeout,
+    metavar="SECONDS",
+    help="Hard deadline for the whole run (default from config: 30).",
+)
+@click.option("--kpj", metavar="NUMBER", help="Your KPJ number, checked offline (redacted).")
+@click.option("--app-version", metavar="VERSION", help="The JMO version installed.")
+@click.option("--platform", "platform_name", type=click.Choice(("android", "ios")))
+@click.option("--no-history", is_flag=True, help="Do not record this run in the history.")
+@click.option("--no-redact", is_flag=True, help="Keep personal data in the report.")
+@click.option("--verbose", "-v", is_flag=True, help="Show every finding and metric.")
+@click.option("--notify", is_flag=True, help="Notify when the status changed since last run.")
+@click.option("--webhook", metavar="URL", help="POST the (redacted) JSON report to URL.")
+@click.option("--ping-url", metavar="URL", help="healthchecks.io-style ping: /start, /<code>.")
+def run(
+    config_path: str | None,
+    output_format: str,
+    output: str | None,
+    lang: str | None,
+    only: str | None,
+    skip: str | None,
+    quick: bool,
+    timeout: float | None,
+    kpj: str | None,
+    app_version: str | None,
+    platform_name: str | None,
+    no_history: bool,
+    no_redact: bool,
+    verbose: bool,
+    notify: bool,
+    webhook: str | None,
+    ping_url: str | None,
+) -> int:
+    """Run the checks and print the diagnosis with the fix."""
+    started = time.monotonic()
+    from jmo_doctor import config as config_module
+    from jmo_doctor import paths, plugins, session
+    from jmo_doctor.api import RunOptions
+    from jmo_doctor.monitor.watch import RunBudget, Watch
+
+    watch = Watch(
+        history=not no_history, notify=notify, webhook=webhook, ping_url=ping_url, say=say
+    )
+    config = config_module.load(config_path)
+    lang = lang or config.lang
+    discovery = plugins.discover()
+    warn(discovery.warnings)
+    selection = session.select(discovery.probes, ids(only), ids(skip), quick)
+    options = RunOptions(
+        kpj=kpj,
+        app_version=app_version or config.app.installed_version or None,
+        platform=platform_name,
+        quick=quick,
+        verbose=verbose,
+        redact=not no_redact,
+    )
+    budget = RunBudget(started, timeout if timeout is not None else config.timeout)
+    with watch.around(paths.data_home(), config, budget) as stop:
+        outcome = _measure(
+            config, options, lang, selection, budget, discovery.warnings, stop,
+            live=output_format == "text", sends_messages=watch.sends_messages,
+        )  # fmt: skip
+        watch.record(outcome.redacted)
+        emit(outcome.document, output_format, output, verbose, config)
+    return int(outcome.document["exit_code"])
+
+
+def _measure(
+    config: Any,
+    options: Any,
+    lang: str,
+    selection: Any,
+    budget: RunBudget,
+    warnings: Sequence[str],
+    stop: Any,
+    *,
+    live: bool,
+    sends_messages: bool,
+) -> Any:
+    from jmo_doctor import session
+
+    kwargs: dict[str, Any] = {
+        "started": budget.started,
+        "timeout": budget.probe_timeout(sends_messages),
+        "warnings": warnings,
+        "stop": stop,
+    }
+    if live and sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+        from jmo_doctor.report.live import LiveProgress
+
+        with LiveProgress(selection.chosen, lang, sys.stderr) as tick:
+            return session.execute(config, options, lang, selection, on_tick=tick, **kwargs)
+    return session.execute(config, options, lang, selection, **kwargs)
