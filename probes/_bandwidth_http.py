@@ -28,7 +28,7 @@ from probes._bandwidth_meter import (
     run_streams,
 )
 from probes._bandwidth_upload import upload
-from probes._net import addresses_for
+from probes._common.net import addresses_for
 from probes._responsiveness import RttLog, idle_rtts, sample_while_running
 
 DOWNLOAD_REQUEST_BYTES = 100_000_000  # the largest size speed.cloudflare.com serves

@@ -33,7 +33,7 @@ from jmo_doctor.api import ProbeContext
 from probes._bandwidth_http import Measurement, Phase, host_port
 from probes._bandwidth_meter import Throughput, describe
 from probes._bandwidth_upload import confirmed_bytes
-from probes._net import addresses_for, budget
+from probes._common.net import addresses_for, budget
 from probes._responsiveness import RttLog, idle_rtts, sample_while_running
 
 #: (direction, fraction of that phase done, live Mbit/s or None when not known)

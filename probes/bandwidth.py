@@ -26,7 +26,7 @@ from jmo_doctor.api import (
 from probes import _bandwidth_http
 from probes._bandwidth_http import Measurement, Phase
 from probes._bandwidth_upload import UPLOAD_DRAIN_S
-from probes._net import budget
+from probes._common.net import budget
 from probes._responsiveness import Responsiveness, summarize
 
 if TYPE_CHECKING:

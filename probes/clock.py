@@ -14,8 +14,8 @@ from email.utils import parsedate_to_datetime
 from typing import ClassVar
 
 from jmo_doctor.api import BaseProbe, LocalText, Messages, ProbeContext, ProbeResult, Status
-from probes._http import Fetch, shared_fetch
-from probes._net import budget
+from probes._common.http import Fetch, shared_fetch
+from probes._common.net import budget
 
 SKEW_LIMIT_S = 300.0
 

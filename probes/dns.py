@@ -30,8 +30,8 @@ from jmo_doctor.api import (
     Status,
 )
 from jmo_doctor.config import Target
-from probes import _fingerprints
-from probes._net import (
+from probes._common import fingerprints
+from probes._common.net import (
     Lookup,
     budget,
     code_counts,
@@ -42,7 +42,7 @@ from probes._net import (
     trusted_lookup,
     trusted_resolvers,
 )
-from probes._tls import verify_address
+from probes._common.tls import verify_address
 
 SYSTEM = "system"
 #: glibc gives up on a silent resolver after 5 s per try and reports EAI_AGAIN, as it does
@@ -302,7 +302,7 @@ async def _tampering(
     cnames = list(direct.cnames) if direct else []
     addresses = list(system.addresses) + (list(direct.addresses) if direct else [])
     answers = list(dict.fromkeys(cnames + addresses))
-    matched = _fingerprints.load().match(cnames, addresses)
+    matched = fingerprints.load().match(cnames, addresses)
     if matched is not None:
         finding = ctx.finding(
             "dns.tampered",

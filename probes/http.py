@@ -24,8 +24,8 @@ from jmo_doctor.api import (
     ProbeResult,
     Status,
 )
-from probes._http import Fetch, fetch, shared_fetch
-from probes._net import code_counts
+from probes._common.http import Fetch, fetch, shared_fetch
+from probes._common.net import code_counts
 
 PORTAL_TARGET = "captive_portal"
 PORTAL_BODY_CAP = 65_536

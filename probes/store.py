@@ -32,8 +32,8 @@ from jmo_doctor.api import (
     is_termux,
 )
 from probes._appstore import ListingError, parse_lookup
+from probes._common.net import budget
 from probes._installed import Installed, discover
-from probes._net import budget
 from probes._play import parse_play_page
 from probes._versions import is_newer, parse_version
 

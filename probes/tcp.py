@@ -41,7 +41,7 @@ from jmo_doctor.api import (
     Status,
 )
 from jmo_doctor.config import Target
-from probes._net import addresses_for, budget, code_counts, family_name, family_of
+from probes._common.net import addresses_for, budget, code_counts, family_name, family_of
 
 #: An attempt's full window: the kernel resends an unanswered SYN after 1 s (its initial
 #: RTO), so 2 s tells "answered at the second try" from "never answered", and leaves

@@ -23,8 +23,8 @@ from jmo_doctor.api import (
     Status,
 )
 from jmo_doctor.config import Target
-from probes._net import addresses_for, budget, code_counts, family_of
-from probes._tls import CertInfo, Handshake, handshake
+from probes._common.net import addresses_for, budget, code_counts, family_of
+from probes._common.tls import CertInfo, Handshake, handshake
 
 EXPIRING_DAYS = 14.0
 HANDSHAKE_TIMEOUT_S = 6.0

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from jmo_doctor.api import ProbeResult, Status
-from probes._http import MEMO_KEY, Fetch
+from probes._common.http import MEMO_KEY, Fetch
 from probes.clock import ClockProbe, skew_of
 from probes.http import HttpProbe
 from tests.probes.servers import (

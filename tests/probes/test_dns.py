@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jmo_doctor.api import ProbeResult, Status
-from probes._net import Lookup
+from probes._common.net import Lookup
 from probes.dns import DnsProbe, SystemAnswer, _refine
 from tests.probes.servers import (
     Answer,

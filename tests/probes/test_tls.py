@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from jmo_doctor.api import ProbeResult, Status
-from probes._tls import decode_der
+from probes._common.tls import decode_der
 from probes.tls import TlsProbe
 from tests.probes.servers import (
     Blackhole,

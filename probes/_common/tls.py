@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jmo_doctor.api import ProbeContext
-from probes._net import family_of
+from probes._common.net import family_of
 
 #: OpenSSL X509_V_ERR_* codes → finding verdicts (see ``man openssl-verify``).
 VERIFY_VERDICTS = {

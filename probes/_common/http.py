@@ -23,7 +23,7 @@ import httpx
 
 from jmo_doctor.api import ProbeContext
 from jmo_doctor.config import Target
-from probes._net import budget, is_ip, ms_since
+from probes._common.net import budget, is_ip, ms_since
 
 MEMO_KEY = "http:fetch"
 BODY_CAP_BYTES = 1_000_000
