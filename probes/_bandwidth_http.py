@@ -29,11 +29,23 @@ from probes._bandwidth_meter import (
 )
 from probes._bandwidth_upload import upload
 from probes._common.net import addresses_for
-from probes._responsiveness import RttLog, idle_rtts, sample_while_running
+from probes._responsiveness import (
+    LOADED_SPACING_S,
+    RttLog,
+    idle_rtts,
+    sample_while_running,
+)
 
 DOWNLOAD_REQUEST_BYTES = 100_000_000  # the largest size speed.cloudflare.com serves
 #: Idle time between the two phases, for the download's queues to drain.
 SETTLE_S = 0.2
+#: Below this download rate the link is slow, and the upload is sent gently: uplinks are
+#: rarely faster than their downlinks. One TCP flow fills a few Mbit/s; more streams would
+#: only fight over the link's small queue, and their resends (1-2 % of a 1 Mbit/s link,
+#: measured in the lab against iperf3) would read as a slower link. The latency probes
+#: under load are spaced wider too: at 5 per second they took 1.3 % of a 1 Mbit/s uplink.
+SLOW_LINK_MBPS = 5.0
+SLOW_LINK_RTT_SPACING_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -129,13 +141,16 @@ async def measure(ctx: ProbeContext, duration: float, report: Report) -> Measure
         ("download", download, down_url, streams),
         ("upload", upload, settings.upload_url, 1),
     ):
+        spacing = LOADED_SPACING_S
+        if direction == "upload" and _slow(phases["download"]):
+            streams, spacing = 1, SLOW_LINK_RTT_SPACING_S
         log = RttLog()
         rtt_host, rtt_port = host_port(url)
         if rtt_host != host:  # the upload may go elsewhere: probe the host under load
             found, _ = await addresses_for(ctx, rtt_host, rtt_port)
             address = found[0] if found else address  # no idle series: first will do
         began = time.monotonic()
-        async with sample_while_running(address, rtt_port, log):
+        async with sample_while_running(address, rtt_port, log, spacing):
             throughput, errors = await run(clients(connections), url, streams, duration, report)
         ended = time.monotonic()
         # loaded latency counts once the rate has stabilised, as networkQuality does
@@ -145,6 +160,10 @@ async def measure(ctx: ProbeContext, duration: float, report: Report) -> Measure
         phases[direction] = Phase(throughput, rtts, log.lost_between(stable, ended), tuple(errors))
         await asyncio.sleep(SETTLE_S)
     return _checked(Measurement("http", host, tuple(idle), phases["download"], phases["upload"]))
+
+
+def _slow(download: Phase) -> bool:
+    return 0 < download.throughput.mbps < SLOW_LINK_MBPS
 
 
 def _checked(measurement: Measurement) -> Measurement:
