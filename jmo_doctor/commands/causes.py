@@ -16,7 +16,6 @@ from jmo_doctor.safetext import one_line, printable
 def causes(cause_id: str | None, lang: str | None) -> int:
     """List the causes, or explain one with its fix."""
     from jmo_doctor import catalogue
-    from jmo_doctor.report.labels import label
 
     lang = resolve_lang(lang)
     warn(catalogue.plugin_causes().warnings)  # a broken plug-in is said, as in `probes`
@@ -28,12 +27,9 @@ def causes(cause_id: str | None, lang: str | None) -> int:
         return ExitStatus.OK
     if cause_id not in ids:
         raise UserError(f"unknown cause id '{cause_id}' (known: {', '.join(ids)})")
-    item = catalogue.text(cause_id, lang)
-    click.echo(one_line(f"{item.title} ({cause_id})"))
-    click.echo("")
-    click.echo(printable(item.explanation))
-    click.echo("")
-    click.echo(f"{label('fix', lang)}:")
-    for number, step in enumerate(item.fix, start=1):
-        click.echo(one_line(f"  {number}. {step}"))
+    title = catalogue.text(cause_id, lang).title
+    # the catalogue's own rendering, with the id after the title (to ask for it again);
+    # a plug-in's words reach the terminal only as printable text
+    body = catalogue.render(cause_id, lang).removeprefix(title)
+    click.echo(one_line(f"{title} ({cause_id})") + printable(body))
     return ExitStatus.OK
