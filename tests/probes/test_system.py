@@ -22,8 +22,8 @@ import pytest
 from jmo_doctor.api import ProbeResult, Status, is_termux, platform_name
 from jmo_doctor.plugins import discover
 from jmo_doctor.runner import run_probes
-from probes import _system_parse, _system_scan, _termux
-from probes._system_parse import (
+from probes.system import SystemProbe, _parse, _scan, _termux
+from probes.system._parse import (
     classify_vpn,
     parse_ip_addr,
     parse_ip_link,
@@ -35,8 +35,7 @@ from probes._system_parse import (
     proxy_variables,
     routable,
 )
-from probes._termux import parse_termux_telephony, parse_termux_wifi
-from probes.system import SystemProbe
+from probes.system._termux import parse_termux_telephony, parse_termux_wifi
 from tests.helpers import make_context, make_shared
 
 # --- fixtures in the exact formats the kernel and the tools write ------------------------
@@ -320,7 +319,7 @@ class FakePsutil:
 
 
 def use_psutil(monkeypatch: pytest.MonkeyPatch, fake: FakePsutil) -> None:
-    monkeypatch.setattr(_system_scan, "_load_psutil", lambda: fake)
+    monkeypatch.setattr(_scan, "_load_psutil", lambda: fake)
 
 
 def write_proc(tmp_path: Path, route: str, ipv6_route: str) -> Path:
@@ -342,7 +341,7 @@ def make_script(bin_dir: Path, name: str, body: str) -> Path:
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """No Termux, no proxy, and a PATH of our own (plus the real one for sh and sleep)."""
     for name in list(os.environ):
-        if name.lower() in _system_parse.PROXY_VARIABLES or name in ("TERMUX_VERSION", "PREFIX"):
+        if name.lower() in _parse.PROXY_VARIABLES or name in ("TERMUX_VERSION", "PREFIX"):
             monkeypatch.delenv(name)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -384,10 +383,10 @@ def test_psutil_missing_falls_back_and_says_so(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_psutil_failing_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken() -> _system_scan.PsutilLike:
+    def broken() -> _scan.PsutilLike:
         raise NotImplementedError("platform android is not supported")
 
-    monkeypatch.setattr(_system_scan, "_load_psutil", broken)
+    monkeypatch.setattr(_scan, "_load_psutil", broken)
     result = run_system()
     assert result.details["unavailable"][0] == "psutil (NotImplementedError)"
     assert result.status is not Status.ERROR
@@ -402,8 +401,8 @@ def test_ip_command_is_the_last_fallback(
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(socket, "if_nameindex", denied)
-    monkeypatch.setattr(_system_scan, "SYS_CLASS_NET", tmp_path / "no-sys")
-    monkeypatch.setattr(_system_scan, "PROC_NET", write_proc(tmp_path, PROC_ROUTE, PROC_IPV6_ROUTE))
+    monkeypatch.setattr(_scan, "SYS_CLASS_NET", tmp_path / "no-sys")
+    monkeypatch.setattr(_scan, "PROC_NET", write_proc(tmp_path, PROC_ROUTE, PROC_IPV6_ROUTE))
     (tmp_path / "link.txt").write_text(IP_O_LINK)
     (tmp_path / "addr.txt").write_text(IP_O_ADDR)
     ip = make_script(
@@ -411,7 +410,7 @@ def test_ip_command_is_the_last_fallback(
         "ip",
         f'case "$2" in link) cat "{tmp_path}/link.txt";; *) cat "{tmp_path}/addr.txt";; esac\n',
     )
-    monkeypatch.setattr(_system_scan, "_find_ip", lambda: str(ip))
+    monkeypatch.setattr(_scan, "_find_ip", lambda: str(ip))
     result = run_system()
     assert result.status is Status.PASS
     assert result.details["interfaces_up"] == ["eth0"]
@@ -439,9 +438,9 @@ def test_nothing_readable_is_unknown_not_offline(
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(socket, "if_nameindex", denied)
-    monkeypatch.setattr(_system_scan, "SYS_CLASS_NET", tmp_path / "no-sys")
-    monkeypatch.setattr(_system_scan, "PROC_NET", tmp_path / "no-proc")
-    monkeypatch.setattr(_system_scan, "_find_ip", lambda: None)
+    monkeypatch.setattr(_scan, "SYS_CLASS_NET", tmp_path / "no-sys")
+    monkeypatch.setattr(_scan, "PROC_NET", tmp_path / "no-proc")
+    monkeypatch.setattr(_scan, "_find_ip", lambda: None)
     result = run_system()
     assert not [f for f in result.findings if f.code == "system.offline"]
     assert result.status is Status.SKIP  # nothing measured: neither fine nor broken
@@ -459,11 +458,11 @@ def test_no_interface_up_is_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         ),
     )
     monkeypatch.setattr(
-        _system_scan,
+        _scan,
         "PROC_NET",
         write_proc(tmp_path, PROC_ROUTE_NO_DEFAULT, PROC_IPV6_ROUTE_NO_DEFAULT),
     )
-    monkeypatch.setattr(_system_scan, "_find_ip", lambda: None)
+    monkeypatch.setattr(_scan, "_find_ip", lambda: None)
     result = run_system("id")
     assert result.status is Status.FAIL
     (finding,) = result.findings
@@ -479,11 +478,11 @@ def test_no_default_route_is_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         FakePsutil(stats={"wlan0": (True, "up,running")}, addrs={"wlan0": ["192.168.1.23"]}),
     )
     monkeypatch.setattr(
-        _system_scan,
+        _scan,
         "PROC_NET",
         write_proc(tmp_path, PROC_ROUTE_NO_DEFAULT, PROC_IPV6_ROUTE_NO_DEFAULT),
     )
-    monkeypatch.setattr(_system_scan, "_find_ip", lambda: None)
+    monkeypatch.setattr(_scan, "_find_ip", lambda: None)
     result = run_system()
     assert result.status is Status.FAIL
     assert [(f.code, f.data["reason"]) for f in result.findings] == [("system.offline", "no_route")]
@@ -501,7 +500,7 @@ def test_termux_uses_ip_for_policy_routes(
         FakePsutil(stats={"wlan0": (True, "up,running")}, addrs={"wlan0": ["192.168.1.23"]}),
     )
     monkeypatch.setattr(
-        _system_scan,
+        _scan,
         "PROC_NET",
         write_proc(tmp_path, PROC_ROUTE_NO_DEFAULT, PROC_IPV6_ROUTE_NO_DEFAULT),
     )
@@ -511,7 +510,7 @@ def test_termux_uses_ip_for_policy_routes(
         "ip",
         f'case "$1" in -4) cat "{tmp_path / "v4.txt"}";; *) exit 0;; esac\n',
     )
-    monkeypatch.setattr(_system_scan, "_find_ip", lambda: str(ip))
+    monkeypatch.setattr(_scan, "_find_ip", lambda: str(ip))
     result = run_system()
     assert result.status is Status.PASS, result
     route = result.details["default_route"]
@@ -521,7 +520,7 @@ def test_termux_uses_ip_for_policy_routes(
 
     # and when ``ip`` is refused too, Termux says "unknown", never "no route"
     broken = make_script(clean_env, "ip-broken", "echo 'Permission denied' >&2; exit 2\n")
-    monkeypatch.setattr(_system_scan, "_find_ip", lambda: str(broken))
+    monkeypatch.setattr(_scan, "_find_ip", lambda: str(broken))
     result = run_system()
     assert result.details["default_route"]["present"] is None
     assert not result.findings
@@ -531,7 +530,7 @@ def test_fallback_reads_ip_addr_output(monkeypatch: pytest.MonkeyPatch, clean_en
     monkeypatch.setitem(sys.modules, "psutil", None)
     (clean_env / "addr.txt").write_text(IP_O_ADDR)
     ip = make_script(clean_env, "ip", f'cat "{clean_env / "addr.txt"}"\n')
-    monkeypatch.setattr(_system_scan, "_find_ip", lambda: str(ip))
+    monkeypatch.setattr(_scan, "_find_ip", lambda: str(ip))
     result = run_system()
     assert {"192.0.2.2", "fd00::2", "fe80::fc:ff:fe00:1"} <= set(result.details["addresses"])
     assert "127.0.0.1" not in result.details["addresses"]
@@ -550,7 +549,7 @@ def test_vpn_interface_is_a_warning(monkeypatch: pytest.MonkeyPatch, tmp_path: P
             addrs={"wlan0": ["192.168.1.23"], "tun0": ["10.8.0.2"], "utun0": ["fe80::1%utun0"]},
         ),
     )
-    monkeypatch.setattr(_system_scan, "PROC_NET", write_proc(tmp_path, PROC_ROUTE, PROC_IPV6_ROUTE))
+    monkeypatch.setattr(_scan, "PROC_NET", write_proc(tmp_path, PROC_ROUTE, PROC_IPV6_ROUTE))
     result = run_system("en")
     assert result.status is Status.WARN
     (finding,) = result.findings
@@ -570,7 +569,7 @@ def test_proxy_variables_reported_by_name_only(
         monkeypatch,
         FakePsutil(stats={"eth0": (True, "up,running")}, addrs={"eth0": ["192.0.2.2"]}),
     )
-    monkeypatch.setattr(_system_scan, "PROC_NET", write_proc(tmp_path, PROC_ROUTE, PROC_IPV6_ROUTE))
+    monkeypatch.setattr(_scan, "PROC_NET", write_proc(tmp_path, PROC_ROUTE, PROC_IPV6_ROUTE))
     for lang in ("id", "en"):
         result = run_system(lang)
         assert result.status is Status.WARN

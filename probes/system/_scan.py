@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from probes._system_parse import (
+from probes.system._parse import (
     Interface,
     InterfaceScan,
     RouteScan,
@@ -29,7 +29,7 @@ from probes._system_parse import (
     parse_windows_route,
     routable,
 )
-from probes._termux import CommandFailed, _why, run_command
+from probes.system._termux import CommandFailed, _why, run_command
 
 # Where the kernel state is read; module-level so tests can point them elsewhere.
 PROC_NET = Path("/proc/net")

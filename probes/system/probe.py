@@ -30,7 +30,7 @@ from jmo_doctor.api import (
     is_termux,
     platform_name,
 )
-from probes._system_parse import (
+from probes.system._parse import (
     Interface,
     InterfaceScan,
     RouteScan,
@@ -38,8 +38,8 @@ from probes._system_parse import (
     link_state,
     proxy_variables,
 )
-from probes._system_scan import scan_interfaces, scan_routes
-from probes._termux import _why, read_termux_api
+from probes.system._scan import scan_interfaces, scan_routes
+from probes.system._termux import _why, read_termux_api
 
 T = TypeVar("T")
 

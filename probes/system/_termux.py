@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from probes._system_parse import routable
+from probes.system._parse import routable
 
 TERMUX_WIFI = "termux-wifi-connectioninfo"
 TERMUX_TELEPHONY = "termux-telephony-deviceinfo"
