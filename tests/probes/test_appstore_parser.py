@@ -1,4 +1,4 @@
-"""The iTunes lookup answer (probes._appstore): good, empty and malformed answers."""
+"""The iTunes lookup answer (probes.store._appstore): good, empty and malformed answers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes._appstore import ListingError, parse_lookup
+from probes.store._appstore import ListingError, parse_lookup
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "appstore"
 ONE = (FIXTURES / "lookup-one-result.json").read_bytes()

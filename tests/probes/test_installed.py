@@ -1,4 +1,4 @@
-"""Installed-version discovery (probes._installed) with a fake ``adb`` on PATH: the real
+"""Installed-version discovery (probes.store._installed) with a fake ``adb`` on PATH: the real
 ``dumpsys package`` output shape, zero, one and two devices, and an adb that hangs."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from probes._installed import (
+from probes.store._installed import (
     Installed,
     discover,
     from_adb,

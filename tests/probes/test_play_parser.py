@@ -1,4 +1,4 @@
-"""The Play page parser (probes._play) on real pages from 2018, 2022 and 2025, on pages
+"""The Play page parser (probes.store._play) on real pages from 2018, 2022 and 2025, on pages
 derived from them, and on arbitrary or mutated input (hypothesis): it never raises, never
 hangs, and names a version only when the page holds one."""
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probes._play import clean_notes, iter_blocks, parse_play_page
+from probes.store._play import clean_notes, iter_blocks, parse_play_page
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "play"
 PAGE_2018 = (FIXTURES / "2018-huoyinghui-ds7-function-form.html").read_text("utf-8")

@@ -1,4 +1,4 @@
-"""Version strings as stores and devices write them (probes._versions)."""
+"""Version strings as stores and devices write them (probes.store._versions)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probes._versions import compare, is_newer, is_varies, parse_version
+from probes.store._versions import compare, is_newer, is_varies, parse_version
 
 
 @pytest.mark.parametrize(

@@ -31,11 +31,11 @@ from jmo_doctor.api import (
     Status,
     is_termux,
 )
-from probes._appstore import ListingError, parse_lookup
 from probes._common.net import budget
-from probes._installed import Installed, discover
-from probes._play import parse_play_page
-from probes._versions import is_newer, parse_version
+from probes.store._appstore import ListingError, parse_lookup
+from probes.store._installed import Installed, discover
+from probes.store._play import parse_play_page
+from probes.store._versions import is_newer, parse_version
 
 PLAY, APPSTORE = "play", "appstore"
 STORE_NAMES = {PLAY: "Google Play", APPSTORE: "App Store"}

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from probes._versions import parse_version
+from probes.store._versions import parse_version
 
 #: A listing is a few kB; more is not the lookup API (and json would spend time on it).
 MAX_BODY_BYTES = 5_000_000

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from probes._versions import is_varies, parse_version
+from probes.store._versions import is_varies, parse_version
 
 MAX_PAGE_CHARS = 6_000_000
 MAX_BLOCKS = 200
