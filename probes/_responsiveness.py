@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from probes.tcp import attempt
+from probes._common.tcp import attempt
 
 #: Spacing of the probes while loaded: 5 per second, 35-40 samples in a default phase.
 #: Each costs a few hundred bytes on the wire: at 10 per second they took 2.5 % of a

@@ -13,12 +13,11 @@ from collections.abc import Iterator
 import pytest
 
 from jmo_doctor.api import Status
+from probes._common.tcp import Sample, attempt
 from probes.tcp import (
-    Sample,
     Series,
     TcpProbe,
     _judge,
-    attempt,
     jitter,
     mark_retransmitted,
     percentile,
