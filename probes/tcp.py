@@ -39,7 +39,13 @@ from jmo_doctor.api import (
     Status,
 )
 from jmo_doctor.config import Target
-from probes._common.net import addresses_for, budget, code_counts, family_name, family_of
+from probes._common.net import (
+    addresses_for,
+    budget,
+    code_counts,
+    family_name,
+    first_per_family,
+)
 from probes._common.tcp import RETRANSMIT_GAP_MS, Sample, attempt
 
 #: An attempt's full window: the kernel resends an unanswered SYN after 1 s (its initial
@@ -212,9 +218,7 @@ class TcpProbe(BaseProbe):
         needed = ATTEMPT_TIMEOUT_S + (samples - 1) * SPACING_S
         lookup_s = max(left / 2, left - needed)
         addresses, source = await addresses_for(ctx, target.host, target.port, wait_s=lookup_s)
-        firsts: dict[int, str] = {}
-        for address in addresses:
-            firsts.setdefault(family_of(address), address)
+        firsts = first_per_family(addresses)
         series = await asyncio.gather(
             *(_series(ctx, target, family, address) for family, address in firsts.items())
         )

@@ -23,7 +23,7 @@ from jmo_doctor.api import (
     Status,
 )
 from jmo_doctor.config import Target
-from probes._common.net import addresses_for, budget, code_counts, family_of
+from probes._common.net import addresses_for, budget, code_counts, first_per_family
 from probes._common.tls import CertInfo, Handshake, handshake
 
 EXPIRING_DAYS = 14.0
@@ -113,11 +113,8 @@ async def _first_handshake(ctx: ProbeContext, target: Target) -> tuple[Handshake
     addresses, source = await addresses_for(ctx, target.host, target.port)
     if not addresses:
         return None, "unresolved"
-    firsts: dict[int, str] = {}
-    for address in addresses:
-        firsts.setdefault(family_of(address), address)
     last: Handshake | None = None
-    for address in firsts.values():
+    for address in first_per_family(addresses).values():
         result = await handshake(
             ctx, target.host, address, target.port, budget(ctx, HANDSHAKE_TIMEOUT_S)
         )

@@ -52,6 +52,15 @@ def family_of(address: str) -> int:
     return socket.AF_INET6 if ":" in address else socket.AF_INET
 
 
+def first_per_family(addresses: Iterable[str]) -> dict[int, str]:
+    """The first address of each family, families in the order they first appear (the
+    system resolver's preference)."""
+    firsts: dict[int, str] = {}
+    for address in addresses:
+        firsts.setdefault(family_of(address), address)
+    return firsts
+
+
 def code_counts(findings: Iterable[Finding]) -> str:
     """``"dns.timeout ×3, dns.slow"``: a summary line that stays one line for many targets."""
     counts = Counter(f.code for f in findings)
