@@ -15,6 +15,7 @@ import graphlib
 import importlib
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,3 +262,15 @@ def test_a_command_imports_only_its_own_module() -> None:
     loaded = _loaded_after("kpj", "check", "12345678901")
     commands = {m for m in loaded if m.startswith(f"{PACKAGE}.commands.")}
     assert commands == {f"{PACKAGE}.commands.kpj", f"{PACKAGE}.commands.common"}
+
+
+def test_every_package_is_shipped() -> None:
+    """pyproject lists packages by hand: a package left out is missing from the wheel.
+
+    (The installed-wheel tests may not notice: an in-tree build keeps old copies in
+    build/lib.)
+    """
+    pyproject = tomllib.loads((ROOT.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(pyproject["tool"]["setuptools"]["packages"])
+    packages = {m for m, path in MODULES.items() if path.name == "__init__.py"}
+    assert packages - listed == set()
