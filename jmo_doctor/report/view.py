@@ -200,7 +200,10 @@ class ReportView:
     redacted: bool
 
     @classmethod
-    def of(cls, doc: Mapping[str, Any]) -> ReportView:
+    def of(cls, doc: Mapping[str, Any] | ReportView) -> ReportView:
+        """The view of ``doc``; a view is returned as it is (renderers call each other)."""
+        if isinstance(doc, ReportView):
+            return doc
         code = doc.get("exit_code", 3)
         error = doc.get("error")
         return cls(
