@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
 
     from jmo_doctor import paths
     from jmo_doctor.cli import run_cli
-    from jmo_doctor.history import history_path
+    from jmo_doctor.monitor.history import history_path
 
     db = history_path(paths.data_home())
     started = time.monotonic()
