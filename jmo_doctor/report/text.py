@@ -14,11 +14,12 @@ the size of the report: a 4 MB summary costs what copying it costs.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from jmo_doctor.report import verdict
 from jmo_doctor.report.labels import label
+from jmo_doctor.report.view import CauseView, ProbeView, ReportView
 from jmo_doctor.safetext import one_line
 
 Span = tuple[str, str]  # (text, rich style or "")
@@ -119,9 +120,9 @@ def _article(section: Any, lang: str) -> str:
     return ""
 
 
-def layout(doc: Mapping[str, Any], *, verbose: bool = False) -> list[Line]:
+def layout(doc: Mapping[str, Any] | ReportView, *, verbose: bool = False) -> list[Line]:
     """The report as styled lines, every span safe to print on a terminal."""
-    return _printable(_layout(doc, verbose))
+    return _printable(_layout(ReportView.of(doc), verbose))
 
 
 def _printable(lines: list[Line]) -> list[Line]:
@@ -129,70 +130,63 @@ def _printable(lines: list[Line]) -> list[Line]:
     return [[(one_line(text), style) for text, style in line] for line in lines]
 
 
-def _lang(doc: Mapping[str, Any]) -> str:
-    lang = doc.get("run", {}).get("lang")
-    return lang if lang in ("id", "en") else "id"
-
-
-def _layout(doc: Mapping[str, Any], verbose: bool) -> list[Line]:
-    run, lang = doc.get("run", {}), _lang(doc)
+def _layout(report: ReportView, verbose: bool) -> list[Line]:
+    run, lang = report.run, report.lang
     out: list[Line] = [
         [
-            (f"jmo-doctor {doc.get('tool', {}).get('version', '')}", "bold"),
-            (f" · {str(run.get('started_at', '')).replace('T', ' ').replace('Z', ' UTC')}", "dim"),
-            (f" · {_seconds(run.get('duration_s', 0), lang)}", "dim"),
+            (f"jmo-doctor {report.version}", "bold"),
+            (f" · {run.started_at_text.replace('T', ' ').replace('Z', ' UTC')}", "dim"),
+            (f" · {_seconds(run.duration_s or 0, lang)}", "dim"),
         ],
         [],
         [(label("probes", lang), "bold underline")],
     ]
-    probes = doc.get("probes", [])
-    for probe in probes:
-        out += _probe_lines(probe, _id_column(probes), verbose)
-    causes = doc.get("causes", [])
-    if causes:
+    id_column = _id_column(report.probes)
+    for probe in report.probes:
+        out += _probe_lines(probe, id_column, verbose)
+    if report.causes:
         out += [[], [(label("causes", lang), "bold underline")]]
-    for cause in causes:
+    for cause in report.causes:
         out += _cause_lines(cause, lang)
-    if doc.get("warnings"):
+    if report.warnings:
         out += [[], [(label("warnings", lang), "bold yellow")]]
-        for warning in doc["warnings"]:
+        for warning in report.warnings:
             out += _wrap(f"- {warning}", 2, "yellow", hanging=2)
-    out += [[], [(label("redacted" if doc.get("redacted") else "not_redacted", lang), "dim")]]
-    out.append(_verdict_spans(doc, lang))
+    out += [[], [(label("redacted" if report.redacted else "not_redacted", lang), "dim")]]
+    out.append(_verdict_spans(report, lang))
     return out
 
 
-def _id_column(probes: list[Any]) -> int:
-    lengths = (len(str(p.get("id", ""))) for p in probes)
-    return min(_ID_COLUMN_MAX, max(lengths, default=6))
+def _id_column(probes: Sequence[ProbeView]) -> int:
+    return min(_ID_COLUMN_MAX, max((len(p.id) for p in probes), default=6))
 
 
-def _probe_lines(probe: Mapping[str, Any], id_column: int, verbose: bool) -> list[Line]:
-    status = str(probe.get("status", "error"))
+def _probe_lines(probe: ProbeView, id_column: int, verbose: bool) -> list[Line]:
+    status = probe.status
     style = _PROBE_STYLE.get(status, "")
-    head = f"  [{_PROBE_MARK.get(status, '?')}] {str(probe.get('id', '')).ljust(id_column)}  "
-    out = _beside((head, style), str(probe.get("summary", "")))
+    head = f"  [{_PROBE_MARK.get(status, '?')}] {probe.id.ljust(id_column)}  "
+    out = _beside((head, style), probe.summary)
     if status in ("pass", "skip") and not verbose:
         return out
-    for finding in probe.get("findings", []):
-        message = finding.get("message", finding.get("code", ""))
+    for finding in probe.findings:
+        message = finding.code if finding.message is None else finding.message
         out += _wrap(f"- {message}", 8, "dim", hanging=2)
-    if verbose and probe.get("metrics"):
-        metrics = ", ".join(f"{k}={_number(v)}" for k, v in sorted(probe["metrics"].items()))
+    if verbose and probe.metrics:
+        metrics = ", ".join(f"{k}={_number(v)}" for k, v in sorted(probe.metrics.items()))
         out += _wrap(metrics, 8, "dim")
     return out
 
 
-def _cause_lines(cause: Mapping[str, Any], lang: str) -> list[Line]:
-    severity = str(cause.get("severity", "ok"))
-    confidence = label(f"confidence.{cause.get('confidence')}", lang)
+def _cause_lines(cause: CauseView, lang: str) -> list[Line]:
+    severity = cause.severity
+    confidence = label(f"confidence.{cause.confidence}", lang)
     tags = [f"{label('confidence', lang)} {confidence}"]
     if severity != "ok":
         tags.insert(0, label(f"status.{severity}", lang).lower())
-    if article := _article(cause.get("article_section"), lang):
+    if article := _article(cause.article_section, lang):
         tags.append(article)
-    head = f"  {cause.get('rank', '?')}. "
-    title = str(cause.get("title", cause.get("id", "")))
+    head = f"  {'?' if cause.rank is None else cause.rank}. "
+    title = cause.id if cause.title is None else cause.title
     title_style = _STATUS_STYLE.get(severity, "bold")
     tag_text = f"[{' · '.join(tags)}]"
     out: list[Line]
@@ -201,30 +195,29 @@ def _cause_lines(cause: Mapping[str, Any], lang: str) -> list[Line]:
     else:  # a long title keeps its own lines; the tags go under it
         out = _beside((head, "bold"), title, title_style)
         out.append([(" " * min(len(head), 8) + tag_text, "dim")])
-    out += _wrap(str(cause.get("explanation", "")), 5)
-    fixes = cause.get("fix", [])
-    if fixes:
+    out += _wrap(cause.explanation, 5)
+    if cause.fix:
         out.append([(f"     {label('fix', lang)}:", "bold")])
-    for number, step in enumerate(fixes, start=1):
-        out += _beside((f"       {number}. ", ""), str(step))
-    if cause.get("evidence"):
-        evidence = f"{label('evidence', lang)}: " + ", ".join(map(str, cause["evidence"]))
+    for number, step in enumerate(cause.fix, start=1):
+        out += _beside((f"       {number}. ", ""), step)
+    if cause.evidence:
+        evidence = f"{label('evidence', lang)}: " + ", ".join(cause.evidence)
         out += _wrap(evidence, 5, "dim")
     return out
 
 
-def verdict_line(doc: Mapping[str, Any], lang: str) -> Line:
+def verdict_line(doc: Mapping[str, Any] | ReportView, lang: str) -> Line:
     """The one line a person reads: status, the first cause, what to do, the exit code."""
-    return _printable([_verdict_spans(doc, lang)])[0]
+    return _printable([_verdict_spans(ReportView.of(doc), lang)])[0]
 
 
-def _verdict_spans(doc: Mapping[str, Any], lang: str) -> Line:
-    status = str(doc.get("status", "unknown"))
-    code = f"{label('exit_code', lang)} {doc.get('exit_code', 3)}"
+def _verdict_spans(report: ReportView, lang: str) -> Line:
+    status = report.status
+    code = f"{label('exit_code', lang)} {report.exit_code}"
     return [
         (f"{label('verdict', lang)}: ", "bold"),
         (label(f"status.{status}", lang), _STATUS_STYLE.get(status, "bold")),
-        (f" — {verdict.sentence(doc, lang)} ({code})", ""),
+        (f" — {verdict.sentence(report, lang)} ({code})", ""),
     ]
 
 
