@@ -17,6 +17,7 @@ from typing import Any
 
 from jmo_doctor.report.labels import label
 from jmo_doctor.report.text import plain, verdict_line
+from jmo_doctor.report.view import CauseView, ReportView
 from jmo_doctor.safetext import printable
 
 # Inline syntax: escapes, code, emphasis, links and images, HTML and entities, cells.
@@ -64,23 +65,23 @@ def code(value: Any, *, in_table: bool = False) -> str:
     return f"{fence}{padded}{fence}"
 
 
-def render(doc: Mapping[str, Any]) -> str:
-    run = doc.get("run", {})
-    lang = run.get("lang", "id")
+def render(doc: Mapping[str, Any] | ReportView) -> str:
+    report = ReportView.of(doc)
+    run, lang = report.run, report.lang
+    duration = 0 if run.duration_s is None else run.duration_s  # shown as the document has it
     out = [
-        f"# jmo-doctor {text(doc.get('tool', {}).get('version', ''))}",
+        f"# jmo-doctor {text(report.version)}",
         "",
         # the verdict is safe for a terminal already (text.verdict_line): only escaped here
-        f"**{_INLINE.sub(_escape, plain([verdict_line(doc, lang)]).strip())}**",
+        f"**{_INLINE.sub(_escape, plain([verdict_line(report, lang)]).strip())}**",
         "",
-        f"{code(run.get('started_at', ''))} · {text(run.get('duration_s', 0))} s · "
-        f"{text(doc.get('environment', {}).get('platform', ''))} · run {code(run.get('id', ''))}",
+        f"{code(run.started_at_text)} · {text(duration)} s · "
+        f"{text(report.platform)} · run {code(run.id)}",
         "",
     ]
-    causes = doc.get("causes", [])
-    if causes:
+    if report.causes:
         out += [f"## {label('causes', lang)}", ""]
-    for cause in causes:
+    for cause in report.causes:
         out += _cause(cause, lang)
     out += [
         f"## {label('probes', lang)}",
@@ -88,38 +89,34 @@ def render(doc: Mapping[str, Any]) -> str:
         "| probe | status | summary |",
         "| --- | --- | --- |",
     ]
-    for probe in doc.get("probes", []):
-        out.append(
-            f"| {text(probe.get('id'))} | {text(probe.get('status'))} | "
-            f"{text(probe.get('summary', ''))} |"
-        )
-    findings = [finding for probe in doc.get("probes", []) for finding in probe.get("findings", [])]
-    if findings:
+    for probe in report.probes:
+        out.append(f"| {text(probe.id)} | {text(probe.status)} | {text(probe.summary)} |")
+    if report.findings:
         out += ["", "| code | target | message |", "| --- | --- | --- |"]
-        for finding in findings:
+        for finding in report.findings:
             out.append(
-                f"| {code(finding.get('code'), in_table=True)} | "
-                f"{text(finding.get('target') or '')} | {text(finding.get('message', ''))} |"
+                f"| {code(finding.code, in_table=True)} | {text(finding.target or '')} | "
+                f"{text(finding.message or '')} |"
             )
-    out += ["", f"_{label('redacted' if doc.get('redacted') else 'not_redacted', lang)}_", ""]
+    out += ["", f"_{label('redacted' if report.redacted else 'not_redacted', lang)}_", ""]
     return "\n".join(out)
 
 
-def _cause(cause: Mapping[str, Any], lang: str) -> list[str]:
-    confidence = label("confidence." + str(cause.get("confidence")), lang)
+def _cause(cause: CauseView, lang: str) -> list[str]:
+    confidence = label("confidence." + cause.confidence, lang)
     out = [
-        f"### {text(cause.get('rank'))}. {text(cause.get('title'))} ({code(cause.get('id'))})",
+        f"### {text(cause.rank)}. {text(cause.title)} ({code(cause.id)})",
         "",
         f"*{label('confidence', lang)}: {text(confidence)}*",
         "",
-        block(cause.get("explanation", "")),
+        block(cause.explanation),
         "",
         f"**{label('fix', lang)}:**",
         "",
     ]
-    out += [f"{n}. {block(step)}" for n, step in enumerate(cause.get("fix", []), start=1)]
-    if cause.get("evidence"):
-        evidence = ", ".join(code(e) for e in cause["evidence"])
+    out += [f"{n}. {block(step)}" for n, step in enumerate(cause.fix, start=1)]
+    if cause.evidence:
+        evidence = ", ".join(code(e) for e in cause.evidence)
         out += ["", f"{label('evidence', lang)}: {evidence}"]
     out.append("")
     return out
