@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jmo_doctor.report import verdict
-from jmo_doctor.report.metrics import key_metrics
+from jmo_doctor.report.view import ReportView
 from jmo_doctor.safetext import one_line
 
 if TYPE_CHECKING:
@@ -62,25 +62,27 @@ def _clean(text: str) -> str:
     return one_line(" ".join(text.replace("|", "/").split()))
 
 
-def summary(doc: Mapping[str, Any]) -> str:
-    lang = str((doc.get("run") or {}).get("lang", "id"))
-    return verdict.sentence(doc, lang, short=True)
+def summary(doc: Mapping[str, Any] | ReportView) -> str:
+    report = ReportView.of(doc)
+    return verdict.sentence(report, report.lang, short=True)
 
 
-def exit_code(doc: Mapping[str, Any]) -> int:
-    code = doc.get("exit_code")
-    return code if isinstance(code, int) and code in STATES else 3
+def exit_code(doc: Mapping[str, Any] | ReportView) -> int:
+    code = ReportView.of(doc).exit_code
+    return code if code in STATES else 3
 
 
 def render(
-    doc: Mapping[str, Any],
+    doc: Mapping[str, Any] | ReportView,
     thresholds: Thresholds | None = None,
     *,
     bpjs: Collection[str] | None = None,
 ) -> str:
+    """``bpjs`` overrides the BPJS targets the document's own roles name (rarely needed)."""
+    report = ReportView.of(doc)
     limits = thresholds or Thresholds()
-    metrics = key_metrics(doc, bpjs)
-    duration = (doc.get("run") or {}).get("duration_s")
+    metrics = report.key_metrics(bpjs)
+    duration = report.run.duration_s
     perf = [
         _perf("bpjs_rtt_ms", metrics["bpjs_rtt_ms"], "ms",
               _num(limits.rtt_warn_ms), _num(limits.rtt_crit_ms), "0", ""),
@@ -91,13 +93,12 @@ def render(
               _num(limits.download_warn_mbps) + ":", _num(limits.download_crit_mbps) + ":",
               "0", ""),
         _perf("upload_mbps", metrics["upload_mbps"], "", "", "", "0", ""),
-        _perf("duration_s", float(duration) if isinstance(duration, int | float) else None,
+        _perf("duration_s", None if duration is None else float(duration),
               "s", "", "", "0", ""),
     ]  # fmt: skip
-    state = STATES[exit_code(doc)]
-    lines = [f"JMO-DOCTOR {state} - {_clean(summary(doc))} | {' '.join(perf)}"]
-    if doc.get("status") != "ok":
-        for cause in doc.get("causes") or ():
-            confidence = cause.get("confidence", "")
-            lines.append(_clean(f"[{confidence}] {cause.get('title')} ({cause.get('id')})"))
+    state = STATES[exit_code(report)]
+    lines = [f"JMO-DOCTOR {state} - {_clean(summary(report))} | {' '.join(perf)}"]
+    if report.status != "ok":
+        for cause in report.causes:
+            lines.append(_clean(f"[{cause.confidence}] {cause.title} ({cause.id})"))
     return "\n".join(lines) + "\n"
