@@ -5,5 +5,6 @@
 - ``tcp``: one TCP handshake timed as the kernel saw it (tcp, bandwidth)
 - ``http``: the GETs of every target URL with phase timings (http, clock)
 - ``tls``: TLS handshakes and certificate facts (tls, dns)
+- ``command``: the one subprocess runner (system, store)
 - ``fingerprints``: known Indonesian block answers (``probes/data/block-fingerprints.toml``)
 """

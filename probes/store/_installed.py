@@ -3,24 +3,21 @@
 In order: ``--app-version`` / ``app.installed_version`` (already merged into the run
 options by the CLI); ``adb`` when it is on PATH and exactly one device is attached (two
 devices would be a guess); on Termux, the package manager's own dump, which Android
-usually refuses to an app — then the version is simply unknown. Every command runs as an
-asyncio subprocess in its own session with a short timeout, and is killed with its
-children when the timeout passes: a wedged adb server must not hold up the run.
+usually refuses to an app — then the version is simply unknown. Every command has a short
+timeout, and is killed with its children when it passes (``probes._common.command``): a
+wedged adb server must not hold up the run.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 import re
 import shutil
-import signal
 from dataclasses import dataclass
+
+from probes._common.command import run_command
 
 ADB_TIMEOUT_S = 4.0
 DEVICE_TIMEOUT_S = 3.0
-MAX_OUTPUT_BYTES = 4_000_000
 _VERSION_NAME = re.compile(r"^\s*versionName=(\S{1,64})\s*$", re.MULTILINE)
 
 
@@ -32,13 +29,6 @@ class Installed:
     #: "not_installed" | "denied" | "ios" — stable, the probe words it in both languages
     reason: str = ""
     detail: str = ""  # the same in English, with the specifics
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    returncode: int | None
-    output: str
-    timed_out: bool = False
 
 
 def parse_version_name(dump: str) -> str | None:
@@ -59,89 +49,6 @@ def parse_adb_devices(listing: str) -> list[str]:
         if len(parts) >= 2 and parts[1] == "device":
             serials.append(parts[0])
     return serials
-
-
-async def run_command(argv: list[str], timeout: float) -> CommandResult:
-    """Run ``argv``, its output capped; killed with its whole process group on timeout."""
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,  # its own group, so the kill reaches its children
-        )
-    except (OSError, ValueError) as error:
-        return CommandResult(None, f"{argv[0]}: {error}")
-    buffer = _Output()
-    reader = asyncio.ensure_future(buffer.read(process))
-    try:
-        # wait for the exit, not for EOF: a daemon the command forked (adb's server) can
-        # keep the pipe open long after the answer was printed, and Process.wait() waits
-        # for the pipes too
-        returncode = await asyncio.wait_for(_exited(process), timeout)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(reader), 0.3)
-    except TimeoutError:
-        _kill(process)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_exited(process), 2.0)
-        return CommandResult(None, buffer.text(), timed_out=True)
-    except asyncio.CancelledError:
-        _kill(process)
-        raise
-    finally:
-        reader.cancel()
-        _close_pipes(process)
-    return CommandResult(returncode, buffer.text())
-
-
-async def _exited(process: asyncio.subprocess.Process) -> int:
-    # polled: returncode is set at exit, while wait() also waits for the pipes to close
-    while process.returncode is None:  # noqa: ASYNC110
-        await asyncio.sleep(0.02)
-    return process.returncode
-
-
-def _close_pipes(process: asyncio.subprocess.Process) -> None:
-    """Close our ends now: left to the garbage collector, the transport complains once
-    the event loop is gone (there is no public API for this)."""
-    transport = getattr(process, "_transport", None)
-    if transport is not None:
-        transport.close()
-
-
-class _Output:
-    """What a command printed so far, capped (a runaway command is killed at the cap)."""
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.size = 0
-
-    async def read(self, process: asyncio.subprocess.Process) -> None:
-        assert process.stdout is not None
-        while self.size < MAX_OUTPUT_BYTES:
-            chunk = await process.stdout.read(65536)
-            if not chunk:
-                return
-            self.chunks.append(chunk)
-            self.size += len(chunk)
-        _kill(process)
-
-    def text(self) -> str:
-        return b"".join(self.chunks).decode("utf-8", errors="replace")
-
-
-def _kill(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    try:
-        if hasattr(os, "killpg"):
-            os.killpg(process.pid, signal.SIGKILL)
-        else:  # pragma: no cover - Windows
-            process.kill()
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 async def from_adb(package: str, timeout: float = ADB_TIMEOUT_S) -> Installed:

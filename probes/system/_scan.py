@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from probes._common.command import CommandFailed, checked, run_command_sync
 from probes.system._parse import (
     Interface,
     InterfaceScan,
@@ -29,7 +30,7 @@ from probes.system._parse import (
     parse_windows_route,
     routable,
 )
-from probes.system._termux import CommandFailed, _why, run_command
+from probes.system._termux import _why
 
 # Where the kernel state is read; module-level so tests can point them elsewhere.
 PROC_NET = Path("/proc/net")
@@ -39,6 +40,7 @@ _IFF_UP = 0x1
 _IFF_LOOPBACK = 0x8
 _IFF_POINTOPOINT = 0x10
 _DOWN_OPERSTATES = frozenset({"down", "lowerlayerdown", "notpresent", "dormant"})
+COMMAND_TIMEOUT_S = 1.0
 
 
 class PsutilLike(Protocol):
@@ -47,6 +49,11 @@ class PsutilLike(Protocol):
     def net_if_stats(self) -> Mapping[str, Any]: ...
 
     def net_if_addrs(self) -> Mapping[str, Sequence[Any]]: ...
+
+
+def _output(argv: list[str]) -> str:
+    """stdout of ``argv``; raises OSError, TimeoutError or CommandFailed."""
+    return checked(run_command_sync(argv, COMMAND_TIMEOUT_S))
 
 
 def _load_psutil() -> PsutilLike:
@@ -206,7 +213,7 @@ def _states_from_ip_link(interfaces: dict[str, Interface], unavailable: list[str
         unavailable.append("interface state (no /sys/class/net, no ip command)")
         return False
     try:
-        states = parse_ip_link(run_command([ip, "-o", "link"]))
+        states = parse_ip_link(_output([ip, "-o", "link"]))
     except Exception as error:
         unavailable.append(f"interface state (ip -o link: {_why(error)})")
         return False
@@ -222,7 +229,7 @@ def _addresses_from_ip(unavailable: list[str]) -> dict[str, list[str]] | None:
         unavailable.append("addresses (no psutil, no ip command)")
         return None
     try:
-        return parse_ip_addr(run_command([ip, "-o", "addr"]))
+        return parse_ip_addr(_output([ip, "-o", "addr"]))
     except Exception as error:
         unavailable.append(f"addresses (ip -o addr: {_why(error)})")
         return None
@@ -274,7 +281,7 @@ def _routes_from_ip(routes: RouteScan) -> None:
         ("ipv6", [ip, "-6", "route", "show", "table", "all"]),
     ):
         try:
-            found = parse_ip_route(run_command(argv))
+            found = parse_ip_route(_output(argv))
         except Exception as error:
             routes.unavailable.append(f"ip {' '.join(argv[1:])} ({_why(error)})")
             continue
@@ -287,7 +294,7 @@ def _routes_from_route_get(routes: RouteScan) -> None:
         ("ipv6", ["route", "-n", "get", "-inet6", "default"]),
     ):
         try:
-            found = parse_route_get(run_command(argv))
+            found = parse_route_get(_output(argv))
         except CommandFailed as error:
             if "not in table" not in str(error):
                 routes.unavailable.append(f"{' '.join(argv)} ({_why(error)})")
@@ -302,7 +309,7 @@ def _routes_from_route_get(routes: RouteScan) -> None:
 
 def _routes_from_windows(routes: RouteScan) -> None:
     try:
-        present = parse_windows_route(run_command(["route", "print", "0.0.0.0"]))
+        present = parse_windows_route(_output(["route", "print", "0.0.0.0"]))
     except Exception as error:
         routes.unavailable.append(f"route print ({_why(error)})")
         return

@@ -1,32 +1,24 @@
-"""Running commands for the ``system`` probe, and reading termux-api.
+"""Wi-Fi and cellular facts from termux-api, for the ``system`` probe.
 
-Commands run in their own session with ``LC_ALL=C``; on timeout (or cancellation) the
-whole process group is killed, so a hanging wrapper's children do not keep our pipe open.
-The termux-api commands hang when the Termux:API app is not installed.
+The termux-api commands hang when the Termux:API app is not installed: they run through
+the probes' command runner, with a timeout, both at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import shutil
-import signal
-import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from probes._common.command import CommandFailed, run_command
 from probes.system._parse import routable
 
 TERMUX_WIFI = "termux-wifi-connectioninfo"
 TERMUX_TELEPHONY = "termux-telephony-deviceinfo"
 TERMUX_TIMEOUT_S = 2.0
-COMMAND_TIMEOUT_S = 1.0
-
-
-# --- running commands -------------------------------------------------------------------
 
 
 def _why(error: BaseException) -> str:
@@ -34,81 +26,11 @@ def _why(error: BaseException) -> str:
     # the user's name.
     if isinstance(error, OSError) and error.strerror:
         return f"{type(error).__name__}: {error.strerror}"
-    if isinstance(error, subprocess.TimeoutExpired):
+    if isinstance(error, TimeoutError):
         return "timed out"
     if isinstance(error, CommandFailed):
         return str(error)
     return type(error).__name__
-
-
-class CommandFailed(Exception):
-    """A command ran but exited non-zero."""
-
-
-def _kill_group(pid: int) -> None:
-    # Commands run in their own session: killing the group also ends the children a
-    # wrapper script started, which would otherwise keep our pipe open.
-    killpg = getattr(os, "killpg", None)
-    if killpg is not None:
-        with contextlib.suppress(OSError):
-            killpg(pid, signal.SIGKILL)
-
-
-def _command_env() -> dict[str, str]:
-    return {**os.environ, "LC_ALL": "C"}
-
-
-def run_command(argv: Sequence[str], timeout: float = COMMAND_TIMEOUT_S) -> str:
-    """stdout of ``argv``; raises OSError, TimeoutExpired or CommandFailed."""
-    proc = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        text=True,
-        errors="replace",
-        env=_command_env(),
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
-        proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.communicate(timeout=0.5)
-        raise
-    if proc.returncode != 0:
-        first = (err.strip().splitlines() or [f"exit status {proc.returncode}"])[0]
-        raise CommandFailed(first[:120])
-    return out
-
-
-async def run_command_async(argv: Sequence[str], limit_s: float) -> str:
-    """stdout of ``argv``; the whole process group is killed on timeout or cancellation."""
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env=_command_env(),
-    )
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), limit_s)
-    finally:
-        if proc.returncode is None:
-            _kill_group(proc.pid)
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.wait(), 0.5)
-    if proc.returncode != 0:
-        raise CommandFailed(f"exit status {proc.returncode}")
-    return out.decode("utf-8", errors="replace")
-
-
-# --- termux-api (asynchronous: the commands hang when the Termux:API app is missing) -----
 
 
 def parse_termux_wifi(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,18 +92,22 @@ async def _termux_json(command: str, info: TermuxInfo) -> Mapping[str, Any] | No
     path = shutil.which(command)
     if path is None:
         return None
-    try:
-        data = json.loads(await run_command_async([path], TERMUX_TIMEOUT_S))
-    except TimeoutError:
+    result = await run_command([path], TERMUX_TIMEOUT_S)
+    if result.timed_out:
         info.unavailable.append(
             f"{command} (no answer in {TERMUX_TIMEOUT_S:.0f} s: is the Termux:API app installed?)"
         )
         return None
+    if result.start_error is not None:
+        info.unavailable.append(f"{command} ({_why(result.start_error)})")
+        return None
+    if result.returncode != 0:
+        info.unavailable.append(f"{command} (exit status {result.returncode})")
+        return None
+    try:
+        data = json.loads(result.output)
     except ValueError:
         info.unavailable.append(f"{command} (unreadable output)")
-        return None
-    except Exception as error:
-        info.unavailable.append(f"{command} ({_why(error)})")
         return None
     if not isinstance(data, dict):
         info.unavailable.append(f"{command} (unexpected output)")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from probes._common.command import run_command
 from probes.store._installed import (
     Installed,
     discover,
@@ -19,7 +20,6 @@ from probes.store._installed import (
     from_device,
     parse_adb_devices,
     parse_version_name,
-    run_command,
 )
 
 PACKAGE = "com.bpjstku"
