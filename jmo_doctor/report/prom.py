@@ -14,15 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jmo_doctor.report.metrics import probe_entry, started_at, tcp_targets
+from jmo_doctor.report.view import ReportView
 
 PREFIX = "jmo_doctor_"
 #: tcp stat → the quantile it is (min and max are the 0 and 1 quantiles).
 RTT_QUANTILES = {"rtt_min_ms": "0", "rtt_median_ms": "0.5", "rtt_p95_ms": "0.95", "rtt_max_ms": "1"}
-#: bandwidth metric → (series, help, factor to base units); first present name wins.
+#: direction → (its key metric column, help, factor to base units).
 THROUGHPUT = {
-    "download": (("download_mbps", "download_mbit_s"), "Download throughput", 1e6),
-    "upload": (("upload_mbps", "upload_mbit_s"), "Upload throughput", 1e6),
+    "download": ("download_mbps", "Download throughput", 1e6),
+    "upload": ("upload_mbps", "Upload throughput", 1e6),
 }
 _SUCCESS = {"pass": 1.0, "warn": 1.0, "fail": 0.0, "error": 0.0}  # skip: no sample at all
 
@@ -47,31 +47,23 @@ def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
 def _format(value: float) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
-def families(doc: Mapping[str, Any]) -> list[Family]:
+def families(doc: Mapping[str, Any] | ReportView) -> list[Family]:
     def family(name: str, text: str) -> Family:
         made = Family(PREFIX + name, text)
         out.append(made)
         return made
 
     out: list[Family] = []
-    exit_code = int(doc.get("exit_code", 3))
-    status = str(doc.get("status", "unknown"))
-    run = doc.get("run") or {}
+    report = ReportView.of(doc)
+    exit_code, status = report.exit_code, report.status
     family("up", "1 if the check could be done (exit code other than 3 UNKNOWN).").add(
         0.0 if exit_code == 3 else 1.0
     )
-    error = doc.get("error")
-    if isinstance(error, str) and error:
+    if (error := report.error) is not None:
         family("error_info", "Why the check could not be done (exit code 3).").add(
             1.0, reason=" ".join(error.split())[:200]
         )
@@ -80,14 +72,14 @@ def families(doc: Mapping[str, Any]) -> list[Family]:
     for each in ("ok", "warning", "critical", "unknown"):
         by_status.add(1.0 if each == status else 0.0, status=each)
     family("last_run_timestamp_seconds", "When the run started (Unix time).").add(
-        started_at(doc).timestamp()
+        report.started_at.timestamp()
     )
-    family("run_duration_seconds", "How long the run took.").add(_number(run.get("duration_s")))
-    tool = doc.get("tool") or {}
+    duration = report.run.duration_s
+    family("run_duration_seconds", "How long the run took.").add(
+        None if duration is None else float(duration)
+    )
     family("info", "The jmo-doctor version and platform of the run.").add(
-        1.0,
-        version=str(tool.get("version", "")),
-        platform=str((doc.get("environment") or {}).get("platform", "")),
+        1.0, version=report.version, platform=report.platform
     )
 
     success = family("probe_success", "1 if the probe passed or only warned, 0 if it failed.")
@@ -95,17 +87,16 @@ def families(doc: Mapping[str, Any]) -> list[Family]:
     took = family("probe_duration_seconds", "How long each probe took.")
     raw = family("probe_metric", "Every metric a probe reported, as named in the JSON report.")
     found = family("finding", "Findings of the run by probe, code and target.")
-    for probe in doc.get("probes") or ():
-        pid = str(probe.get("id"))
-        result = str(probe.get("status", ""))
-        success.add(_SUCCESS.get(result), probe=pid)
-        state.add(1.0, probe=pid, status=result)
-        took.add(_number(probe.get("duration_s")), probe=pid)
-        for name, value in sorted((probe.get("metrics") or {}).items()):
-            raw.add(_number(value), probe=pid, metric=str(name))
+    for probe in report.probes:
+        pid = probe.id
+        success.add(_SUCCESS.get(probe.status), probe=pid)
+        state.add(1.0, probe=pid, status=probe.status)
+        took.add(probe.duration_s, probe=pid)
+        for name, number in sorted(probe.metrics.items()):
+            raw.add(number, probe=pid, metric=name)
         counts: dict[tuple[str, str], int] = {}
-        for item in probe.get("findings") or ():
-            key = (str(item.get("code")), str(item.get("target") or ""))
+        for finding in probe.findings:
+            key = (finding.code, finding.target or "")
             counts[key] = counts.get(key, 0) + 1
         for (code, target), count in sorted(counts.items()):
             found.add(float(count), probe=pid, code=code, target=target)
@@ -113,7 +104,7 @@ def families(doc: Mapping[str, Any]) -> list[Family]:
     rtt = family("tcp_rtt_seconds", "TCP handshake time per target (quantile 0 = min, 1 = max).")
     jitter = family("tcp_jitter_seconds", "TCP handshake jitter per target (RFC 3550 style).")
     loss = family("tcp_loss_ratio", "Share of TCP handshakes lost per target (0 to 1).")
-    for target, stats in sorted(tcp_targets(doc).items()):
+    for target, stats in sorted(report.tcp_targets().items()):
         for stat, quantile in RTT_QUANTILES.items():
             if stat in stats:
                 rtt.add(stats[stat] / 1000.0, target=target, quantile=quantile)
@@ -122,20 +113,20 @@ def families(doc: Mapping[str, Any]) -> list[Family]:
         if "loss_pct" in stats:
             loss.add(stats["loss_pct"] / 100.0, target=target)
 
-    bandwidth = (probe_entry(doc, "bandwidth") or {}).get("metrics") or {}
-    for direction, (names, text, factor) in THROUGHPUT.items():
-        value = next((v for n in names if (v := _number(bandwidth.get(n))) is not None), None)
+    measured = report.key_metrics()
+    for direction, (column, text, factor) in THROUGHPUT.items():
+        value = measured[column]
         family(f"{direction}_bits_per_second", text + ".").add(
             None if value is None else value * factor
         )
 
     cause = family("cause", "1 for each cause the diagnosis found, with its confidence.")
-    for item in doc.get("causes") or ():
-        cause.add(1.0, cause=str(item.get("id")), confidence=str(item.get("confidence", "")))
+    for diagnosed in report.causes:
+        cause.add(1.0, cause=diagnosed.id, confidence=diagnosed.confidence)
     return out
 
 
-def render(doc: Mapping[str, Any]) -> str:
+def render(doc: Mapping[str, Any] | ReportView) -> str:
     lines: list[str] = []
     for each in families(doc):
         if not each.samples:
