@@ -23,6 +23,7 @@ from jmo_doctor import __version__
 from jmo_doctor.environment import is_termux
 from jmo_doctor.report import verdict
 from jmo_doctor.report.labels import label
+from jmo_doctor.report.view import ReportView
 from jmo_doctor.safetext import one_line
 
 if TYPE_CHECKING:
@@ -44,17 +45,18 @@ class Delivery:
 # --- status-change notifications ---------------------------------------------------------
 
 
-def changed(previous_status: str | None, doc: Mapping[str, Any]) -> bool:
+def changed(previous_status: str | None, doc: Mapping[str, Any] | ReportView) -> bool:
     """A change worth a notification; the very first run has nothing to compare with."""
-    return previous_status is not None and previous_status != doc.get("status")
+    return previous_status is not None and previous_status != ReportView.of(doc).status
 
 
-def headline(previous_status: str, doc: Mapping[str, Any]) -> tuple[str, str]:
+def headline(previous_status: str, doc: Mapping[str, Any] | ReportView) -> tuple[str, str]:
     """(title, body) of the notification, in the report's language."""
-    lang = str((doc.get("run") or {}).get("lang", "id"))
-    status = str(doc.get("status", "unknown"))
-    before, after = label(f"status.{previous_status}", lang), label(f"status.{status}", lang)
-    body = one_line(verdict.sentence(doc, lang, short=True))
+    report = ReportView.of(doc)
+    lang = report.lang
+    before = label(f"status.{previous_status}", lang)
+    after = label(f"status.{report.status}", lang)
+    body = one_line(verdict.sentence(report, lang, short=True))
     return f"jmo-doctor: {before} → {after}", body
 
 
@@ -101,19 +103,21 @@ def notify_change(
     """
     if mode not in MODES:
         raise ValueError(f"unknown notification mode {mode!r} (known: {', '.join(MODES)})")
-    if mode == "off" or previous_status is None or not changed(previous_status, doc):
+    report = ReportView.of(doc)
+    if mode == "off" or previous_status is None or not changed(previous_status, report):
         return None
     env = os.environ if environ is None else environ
-    title, body = headline(previous_status, doc)
+    title, body = headline(previous_status, report)
+    critical = report.status == "critical"
     command = _channel(mode, env)
     failure = ""
     if command != "stderr":
         name = os.path.basename(command)
         if name.startswith("termux-notification"):
-            urgent = ["--priority", "high"] if doc.get("status") == "critical" else []
+            urgent = ["--priority", "high"] if critical else []
             argv = [command, "--id", "jmo-doctor", "--title", title, "--content", body, *urgent]
         else:
-            urgency = "critical" if doc.get("status") == "critical" else "normal"
+            urgency = "critical" if critical else "normal"
             argv = [command, "--app-name", "jmo-doctor", "--urgency", urgency, title, body]
         delivery = _command(argv, name)
         if delivery.ok:
