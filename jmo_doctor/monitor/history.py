@@ -32,7 +32,8 @@ from typing import Any
 from jmo_doctor.errors import UserError
 from jmo_doctor.paths import HISTORY_FILE, ensure
 from jmo_doctor.report.history import STATUSES, HistoryRow, HistoryRows
-from jmo_doctor.report.metrics import KEY_METRICS, first_cause, key_metrics, started_at
+from jmo_doctor.report.metrics import KEY_METRICS
+from jmo_doctor.report.view import ReportView
 
 SCHEMA_VERSION = 1  # of the database (PRAGMA user_version)
 #: How long one history operation may take when the caller gives no budget: a concurrent
@@ -233,20 +234,33 @@ def _check(db: _Connection) -> None:
         raise _Damaged("; ".join(str(r[0]) for r in rows[:3]))
 
 
+def key_metrics(
+    doc: Mapping[str, Any] | ReportView, bpjs: Collection[str] | None = None
+) -> dict[str, float | None]:
+    """The metric columns stored for this report (``bpjs`` overrides the document's roles)."""
+    return ReportView.of(doc).key_metrics(bpjs)
+
+
+def started_at(doc: Mapping[str, Any] | ReportView) -> datetime:
+    """When the run started, as stored (now for a report without a readable time)."""
+    return ReportView.of(doc).started_at
+
+
 def _row_of(doc: Mapping[str, Any], bpjs: Collection[str] | None) -> dict[str, Any]:
-    cause = first_cause(doc) or {}
+    report = ReportView.of(doc)
+    cause = report.first_cause
     # an infinite figure would make our own row read back as damaged: store "no value"
     metrics = {
         name: value if value is None or math.isfinite(value) else None
-        for name, value in key_metrics(doc, bpjs).items()
+        for name, value in report.key_metrics(bpjs).items()
     }
     return {
-        "run_id": str((doc.get("run") or {}).get("id", "")),
-        "started_at": started_at(doc).timestamp(),
-        "status": str(doc.get("status", "unknown")),
-        "exit_code": int(doc.get("exit_code", 3)),
-        "first_cause": cause.get("id"),
-        "first_cause_title": cause.get("title"),
+        "run_id": report.run.id,
+        "started_at": report.started_at.timestamp(),
+        "status": report.status,
+        "exit_code": report.exit_code,
+        "first_cause": cause.id if cause else None,
+        "first_cause_title": cause.title if cause else None,
         "report": zlib.compress(json.dumps(doc, ensure_ascii=False).encode("utf-8")),
         **metrics,
     }
