@@ -204,3 +204,8 @@ def test_damaged_probes_and_causes_read_as_absent_fields() -> None:
     )
     (cause,) = view.causes
     assert (cause.rank, cause.fix, cause.article_section, cause.title) == (None, (), None, None)
+
+
+def test_a_view_is_read_once() -> None:
+    view = ReportView.of(CAPTIVE)
+    assert ReportView.of(view) is view
