@@ -6,5 +6,6 @@
 - ``http``: the GETs of every target URL with phase timings (http, clock)
 - ``tls``: TLS handshakes and certificate facts (tls, dns)
 - ``command``: the one subprocess runner (system, store)
+- ``errors``: the one error-text helper
 - ``fingerprints``: known Indonesian block answers (``probes/data/block-fingerprints.toml``)
 """

@@ -23,6 +23,7 @@ import httpx
 
 from jmo_doctor.api import ProbeContext
 from jmo_doctor.config import Target
+from probes._common.errors import error_text
 from probes._common.net import budget, is_ip, ms_since
 
 MEMO_KEY = "http:fetch"
@@ -185,11 +186,6 @@ def _through_proxy(
     }
 
 
-def _error_text(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    return text if len(text) < 200 else text[:197] + "..."
-
-
 async def fetch(
     ctx: ProbeContext,
     name: str,
@@ -259,7 +255,7 @@ async def fetch(
     timed_out = isinstance(error, TimeoutError | httpx.TimeoutException)
     # once headers are in, whatever goes wrong goes wrong in the body
     phase = "body" if response is not None else trace.phase
-    return Fetch(**common, error=_error_text(error), phase=phase, timed_out=timed_out)
+    return Fetch(**common, error=error_text(error), phase=phase, timed_out=timed_out)
 
 
 async def fetch_targets(ctx: ProbeContext) -> list[Fetch]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jmo_doctor.api import ProbeContext
+from probes._common.errors import error_text
 from probes._common.net import family_of
 
 #: OpenSSL X509_V_ERR_* codes → finding verdicts (see ``man openssl-verify``).
@@ -85,17 +86,6 @@ class Handshake:
             detail["certificate"] = self.cert.as_detail()
         detail["ms"] = self.ms
         return detail
-
-
-def error_text(error: BaseException) -> str:
-    if isinstance(error, TimeoutError):
-        return "timeout"
-    if isinstance(error, ConnectionRefusedError):
-        return "refused"
-    if isinstance(error, ConnectionResetError):
-        return "reset"
-    text = str(error) or type(error).__name__
-    return text if len(text) < 200 else text[:197] + "..."
 
 
 def _name(parts: Any) -> str:
@@ -239,9 +229,11 @@ async def handshake(
     except ConnectionResetError as error:
         # refused SYNs raise ECONNREFUSED: a reset means TCP got through and the server
         # (or a middlebox) cut the connection before TLS could start
-        return Handshake(address, "handshake", "handshake_failed", error_text(error), ms=elapsed())
+        return Handshake(
+            address, "handshake", "handshake_failed", error_text(error, words=True), ms=elapsed()
+        )
     except (OSError, TimeoutError) as error:
-        return Handshake(address, "connect", error=error_text(error), ms=elapsed())
+        return Handshake(address, "connect", error=error_text(error, words=True), ms=elapsed())
     context = ctx.ssl_context() if verify else unverified_context()
     tls: ssl.SSLSocket | None = None
     try:
@@ -267,10 +259,12 @@ async def handshake(
     except ssl.SSLCertVerificationError as error:
         code = error.verify_code
         verdict = VERIFY_VERDICTS.get(code, "handshake_failed")
-        message = error.verify_message or error_text(error)
+        message = error.verify_message or error_text(error, words=True)
         return Handshake(address, "done", verdict, message, verify_code=code, ms=elapsed())
     except (OSError, TimeoutError, ValueError) as error:  # resets, EOF, protocol errors
-        return Handshake(address, "handshake", "handshake_failed", error_text(error), ms=elapsed())
+        return Handshake(
+            address, "handshake", "handshake_failed", error_text(error, words=True), ms=elapsed()
+        )
     finally:
         (tls or sock).close()
 

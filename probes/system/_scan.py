@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from probes._common.command import CommandFailed, checked, run_command_sync
+from probes._common.errors import error_text
 from probes.system._parse import (
     Interface,
     InterfaceScan,
@@ -30,7 +31,6 @@ from probes.system._parse import (
     parse_windows_route,
     routable,
 )
-from probes.system._termux import _why
 
 # Where the kernel state is read; module-level so tests can point them elsewhere.
 PROC_NET = Path("/proc/net")
@@ -92,11 +92,11 @@ def _interface_names(unavailable: list[str]) -> list[str] | None:
     try:
         return [name for _, name in socket.if_nameindex()]
     except Exception as error:
-        unavailable.append(f"socket.if_nameindex ({_why(error)})")
+        unavailable.append(f"socket.if_nameindex ({error_text(error, private=True)})")
     try:
         return sorted(p.name for p in SYS_CLASS_NET.iterdir())
     except OSError as error:
-        unavailable.append(f"{SYS_CLASS_NET} ({_why(error)})")
+        unavailable.append(f"{SYS_CLASS_NET} ({error_text(error, private=True)})")
     return None
 
 
@@ -125,18 +125,18 @@ def _psutil_scan(
         unavailable.append("psutil (not installed)")
         return None, None
     except Exception as error:
-        unavailable.append(f"psutil ({_why(error)})")
+        unavailable.append(f"psutil ({error_text(error, private=True)})")
         return None, None
     stats: Mapping[str, Any] | None = None
     addrs: Mapping[str, Any] | None = None
     try:
         stats = dict(psutil.net_if_stats())
     except Exception as error:  # Android: PermissionError on /proc/net/dev and friends
-        unavailable.append(f"psutil.net_if_stats ({_why(error)})")
+        unavailable.append(f"psutil.net_if_stats ({error_text(error, private=True)})")
     try:
         addrs = dict(psutil.net_if_addrs())
     except Exception as error:
-        unavailable.append(f"psutil.net_if_addrs ({_why(error)})")
+        unavailable.append(f"psutil.net_if_addrs ({error_text(error, private=True)})")
     return stats, addrs
 
 
@@ -215,7 +215,7 @@ def _states_from_ip_link(interfaces: dict[str, Interface], unavailable: list[str
     try:
         states = parse_ip_link(_output([ip, "-o", "link"]))
     except Exception as error:
-        unavailable.append(f"interface state (ip -o link: {_why(error)})")
+        unavailable.append(f"interface state (ip -o link: {error_text(error, private=True)})")
         return False
     for name, (up, p2p) in states.items():
         iface = interfaces.setdefault(name, Interface(name=name))
@@ -231,7 +231,7 @@ def _addresses_from_ip(unavailable: list[str]) -> dict[str, list[str]] | None:
     try:
         return parse_ip_addr(_output([ip, "-o", "addr"]))
     except Exception as error:
-        unavailable.append(f"addresses (ip -o addr: {_why(error)})")
+        unavailable.append(f"addresses (ip -o addr: {error_text(error, private=True)})")
         return None
 
 
@@ -260,7 +260,7 @@ def _routes_from_proc(routes: RouteScan, termux: bool) -> None:
         try:
             found = parse(path.read_text())
         except Exception as error:
-            routes.unavailable.append(f"{path} ({_why(error)})")
+            routes.unavailable.append(f"{path} ({error_text(error, private=True)})")
             continue
         if family == "ipv4" and not found and termux:
             # Android keeps its default routes in per-network policy tables, and
@@ -283,7 +283,9 @@ def _routes_from_ip(routes: RouteScan) -> None:
         try:
             found = parse_ip_route(_output(argv))
         except Exception as error:
-            routes.unavailable.append(f"ip {' '.join(argv[1:])} ({_why(error)})")
+            routes.unavailable.append(
+                f"ip {' '.join(argv[1:])} ({error_text(error, private=True)})"
+            )
             continue
         routes.note(family, found, "ip route")
 
@@ -297,12 +299,12 @@ def _routes_from_route_get(routes: RouteScan) -> None:
             found = parse_route_get(_output(argv))
         except CommandFailed as error:
             if "not in table" not in str(error):
-                routes.unavailable.append(f"{' '.join(argv)} ({_why(error)})")
+                routes.unavailable.append(f"{' '.join(argv)} ({error_text(error, private=True)})")
                 continue
             # "route: writing to routing socket: not in table": there is no such route.
             found = []
         except Exception as error:
-            routes.unavailable.append(f"{' '.join(argv)} ({_why(error)})")
+            routes.unavailable.append(f"{' '.join(argv)} ({error_text(error, private=True)})")
             continue
         routes.note(family, found, "route get")
 
@@ -311,7 +313,7 @@ def _routes_from_windows(routes: RouteScan) -> None:
     try:
         present = parse_windows_route(_output(["route", "print", "0.0.0.0"]))
     except Exception as error:
-        routes.unavailable.append(f"route print ({_why(error)})")
+        routes.unavailable.append(f"route print ({error_text(error, private=True)})")
         return
     routes.ipv4 = present
     routes.sources.append("route print")

@@ -13,24 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from probes._common.command import CommandFailed, run_command
+from probes._common.command import run_command
+from probes._common.errors import error_text
 from probes.system._parse import routable
 
 TERMUX_WIFI = "termux-wifi-connectioninfo"
 TERMUX_TELEPHONY = "termux-telephony-deviceinfo"
 TERMUX_TIMEOUT_S = 2.0
-
-
-def _why(error: BaseException) -> str:
-    # The error type and errno text only: OSError's str() carries paths, which can hold
-    # the user's name.
-    if isinstance(error, OSError) and error.strerror:
-        return f"{type(error).__name__}: {error.strerror}"
-    if isinstance(error, TimeoutError):
-        return "timed out"
-    if isinstance(error, CommandFailed):
-        return str(error)
-    return type(error).__name__
 
 
 def parse_termux_wifi(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,7 +88,7 @@ async def _termux_json(command: str, info: TermuxInfo) -> Mapping[str, Any] | No
         )
         return None
     if result.start_error is not None:
-        info.unavailable.append(f"{command} ({_why(result.start_error)})")
+        info.unavailable.append(f"{command} ({error_text(result.start_error, private=True)})")
         return None
     if result.returncode != 0:
         info.unavailable.append(f"{command} (exit status {result.returncode})")

@@ -30,6 +30,7 @@ from jmo_doctor.api import (
     is_termux,
     platform_name,
 )
+from probes._common.errors import error_text
 from probes.system._parse import (
     Interface,
     InterfaceScan,
@@ -39,7 +40,7 @@ from probes.system._parse import (
     proxy_variables,
 )
 from probes.system._scan import scan_interfaces, scan_routes
-from probes.system._termux import _why, read_termux_api
+from probes.system._termux import read_termux_api
 
 T = TypeVar("T")
 
@@ -201,7 +202,7 @@ async def _bounded(
     except TimeoutError:
         unavailable.append(f"{what} (timed out)")
     except Exception as error:  # the scans guard their reads; this is the last net
-        unavailable.append(f"{what} ({_why(error)})")
+        unavailable.append(f"{what} ({error_text(error, private=True)})")
     return fallback
 
 

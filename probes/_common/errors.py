@@ -1,0 +1,40 @@
+"""An error in words for the report: the one error-text helper of the probes."""
+
+from __future__ import annotations
+
+from probes._common.command import CommandFailed
+
+#: The longest error text a detail carries; longer ones are cut with "...".
+MAX_CHARS = 200
+#: Network errors that ``words=True`` names in one word.
+_WORDS: tuple[tuple[type[BaseException], str], ...] = (
+    (TimeoutError, "timeout"),
+    (ConnectionRefusedError, "refused"),
+    (ConnectionResetError, "reset"),
+)
+
+
+def error_text(error: BaseException, *, words: bool = False, private: bool = False) -> str:
+    """What went wrong: the error's own message (else its type), cut to ``MAX_CHARS``.
+
+    ``words``: a timeout, a refused or a reset connection reads as one word ("timeout",
+    "refused", "reset"), as the TLS details give them.
+
+    ``private``: for reads of local state (files, /proc, commands), the error's type and
+    errno text only: an OSError's message carries paths, which can hold the user's name.
+    A command that failed says what it printed (:class:`CommandFailed`).
+    """
+    if private:
+        if isinstance(error, OSError) and error.strerror:
+            return f"{type(error).__name__}: {error.strerror}"
+        if isinstance(error, TimeoutError):
+            return "timed out"
+        if isinstance(error, CommandFailed):
+            return str(error)
+        return type(error).__name__
+    if words:
+        for kind, word in _WORDS:
+            if isinstance(error, kind):
+                return word
+    text = str(error) or type(error).__name__
+    return text if len(text) < MAX_CHARS else text[: MAX_CHARS - 3] + "..."
