@@ -75,6 +75,7 @@ def emit(
     if output:
         from jmo_doctor.fileio import write_atomic
         from jmo_doctor.report.labels import label
+        from jmo_doctor.report.view import ReportView
 
         try:
             write_atomic(output, rendered)
@@ -84,7 +85,7 @@ def emit(
             raise UserError(
                 f"cannot write {output}: {error.strerror or error}", report_written=True
             ) from None
-        lang = doc["run"]["lang"]
+        lang = ReportView.of(doc).lang
         summary = text.plain([text.verdict_line(doc, lang)]).strip()
         # the verdict stays the last line on the screen
         click.echo(label("saved", lang).format(path=output), err=True)

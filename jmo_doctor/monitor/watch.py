@@ -133,6 +133,7 @@ class Watch:
         """Queue the run's messages behind the start ping, wait until the deadline at most."""
         from jmo_doctor.monitor import notify
         from jmo_doctor.report import text
+        from jmo_doctor.report.view import ReportView
 
         if self.notify:
             courier.send("notification", lambda: notify.notify_change(previous, redacted))
@@ -149,7 +150,7 @@ class Watch:
             )
         if self.ping_url:
             ping_url = self.ping_url
-            lang = redacted["run"]["lang"]
+            lang = ReportView.of(redacted).lang
             summary = text.plain([text.verdict_line(redacted, lang)]).strip()
             code = int(redacted["exit_code"])
             courier.send("ping", lambda: _ping(ping_url, "finish", courier, code, summary))
@@ -192,8 +193,8 @@ def _record(
     settings = store.HistoryConfig(
         retention_days=config.history.retention_days, max_runs=config.history.max_runs
     )
-    bpjs = {t.name for t in config.targets if t.role == "bpjs"}
-    saved = store.record(redacted, home, settings, bpjs=bpjs, timeout_s=budget.left() / 2)
+    # the document carries each target's role: the history reads BPJS's from it
+    saved = store.record(redacted, home, settings, timeout_s=budget.left() / 2)
     if saved.message:
         say(f"jmo-doctor: {saved.message}")
     return previous
