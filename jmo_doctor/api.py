@@ -4,6 +4,10 @@ A probe is a class registered under the entry-point group ``jmo_doctor.probes``.
 ``id``, a ``title`` and one ``async def run(self, ctx) -> ProbeResult``. Results are frozen;
 the runner times them, guards them and turns crashes into results of their own.
 
+What a probe gets from the rest of jmo-doctor comes from here too: the settings' types
+(:class:`Target`, :class:`Resolver`, parsed when the config was loaded), the KPJ check,
+and the facts about the platform. The built-in probes keep to this as a plug-in must.
+
 This module stays cheap to import: no network library is imported here.
 """
 
@@ -14,28 +18,35 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
+from jmo_doctor.config import Config, Resolver, Target
 from jmo_doctor.environment import is_termux, platform_name
+from jmo_doctor.kpj import KPJ_LENGTH, KpjVerdict, check_kpj, verdict_message
 
 if TYPE_CHECKING:
     import ssl
 
     import httpx
 
-    from jmo_doctor.config import Config, Target
-
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "KPJ_LENGTH",
     "BaseProbe",
+    "Config",
     "Finding",
+    "KpjVerdict",
     "LocalText",
     "Messages",
     "Probe",
     "ProbeContext",
     "ProbeResult",
+    "Resolver",
     "RunOptions",
     "Status",
+    "Target",
+    "check_kpj",
     "is_termux",
     "platform_name",
+    "verdict_message",
 ]
 
 ENTRY_POINT_GROUP = "jmo_doctor.probes"

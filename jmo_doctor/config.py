@@ -54,10 +54,31 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Resolver:
+    """A DNS server to ask directly, parsed once when the config is loaded."""
+
+    host: str  # an IP address
+    port: int
+    name: str  # as the config writes it: how the report names the resolver
+
+    @classmethod
+    def parse(cls, text: str) -> Resolver:
+        """``"1.1.1.1"``, ``"1.1.1.1:5353"``, ``"::1"`` or ``"[::1]:53"``; ValueError if
+        it is none of these."""
+        host, port = parse_resolver(text)
+        return cls(host, port, text)
+
+
+@dataclass(frozen=True)
 class DnsConfig:
-    trusted_resolvers: tuple[str, ...]
+    resolvers: tuple[Resolver, ...]  # ``trusted_resolvers``, parsed
     doh: tuple[str, ...]
     slow_ms: float
+
+    @property
+    def trusted_resolvers(self) -> tuple[str, ...]:
+        """The trusted resolvers as the config writes them."""
+        return tuple(resolver.name for resolver in self.resolvers)
 
 
 @dataclass(frozen=True)
@@ -536,7 +557,7 @@ def parse(text: str, source: str) -> Config:
         ca_bundle=ca_bundle,
         targets=targets,
         dns=DnsConfig(
-            trusted_resolvers=tuple(merged["dns"]["trusted_resolvers"]),
+            resolvers=tuple(Resolver.parse(r) for r in merged["dns"]["trusted_resolvers"]),
             doh=tuple(merged["dns"]["doh"]),
             slow_ms=float(merged["dns"]["slow_ms"]),
         ),

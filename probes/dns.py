@@ -27,9 +27,10 @@ from jmo_doctor.api import (
     Messages,
     ProbeContext,
     ProbeResult,
+    Resolver,
     Status,
+    Target,
 )
-from jmo_doctor.config import Target
 from probes._common import fingerprints
 from probes._common.net import (
     Lookup,
@@ -205,7 +206,7 @@ async def _direct_lookup(ctx: ProbeContext, host: str, servers: list[str]) -> Lo
 
     async def ask() -> Lookup:
         try:
-            return await query_server(servers[0], host, budget(ctx, 5.0))
+            return await query_server(Resolver.parse(servers[0]), host, budget(ctx, 5.0))
         except Exception as error:  # a bad resolv.conf entry must not stop the probe
             return Lookup(servers[0], "ERROR", error=f"{type(error).__name__}: {error}")
 

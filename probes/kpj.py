@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from jmo_doctor.api import BaseProbe, LocalText, Messages, ProbeContext, ProbeResult, Status
-from jmo_doctor.kpj import KPJ_LENGTH, check_kpj, verdict_message
+from jmo_doctor.api import (
+    KPJ_LENGTH,
+    BaseProbe,
+    LocalText,
+    Messages,
+    ProbeContext,
+    ProbeResult,
+    Status,
+    check_kpj,
+    verdict_message,
+)
 
 
 class KpjProbe(BaseProbe):

@@ -37,8 +37,8 @@ from jmo_doctor.api import (
     ProbeContext,
     ProbeResult,
     Status,
+    Target,
 )
-from jmo_doctor.config import Target
 from probes._common.net import (
     addresses_for,
     budget,

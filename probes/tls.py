@@ -21,8 +21,8 @@ from jmo_doctor.api import (
     ProbeContext,
     ProbeResult,
     Status,
+    Target,
 )
-from jmo_doctor.config import Target
 from probes._common.net import addresses_for, budget, code_counts, first_per_family
 from probes._common.tls import CertInfo, Handshake, handshake
 

@@ -21,8 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from jmo_doctor.api import ProbeContext
-from jmo_doctor.config import Target
+from jmo_doctor.api import ProbeContext, Target
 from probes._common.errors import error_text
 from probes._common.net import budget, is_ip, ms_since
 

@@ -20,8 +20,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
-from jmo_doctor.api import Finding, ProbeContext
-from jmo_doctor.config import parse_resolver
+from jmo_doctor.api import Finding, ProbeContext, Resolver
 
 #: Findings must be ready before the runner cancels probes (0.25 s before the deadline).
 MARGIN_S = 0.6
@@ -150,16 +149,16 @@ async def _udp_query(host: str, rdtype: str, address: str, port: int, wait_s: fl
     return Lookup("", dns.rcode.to_text(response.rcode()), tuple(addresses), tuple(cnames))
 
 
-async def query_server(resolver: str, host: str, wait_s: float) -> Lookup:
-    """Ask a classic DNS server (``"ip"``, ``"ip:port"`` or ``"[v6]:port"``) for A and AAAA."""
-    address, port = parse_resolver(resolver)
+async def query_server(resolver: Resolver, host: str, wait_s: float) -> Lookup:
+    """Ask a classic DNS server for A and AAAA."""
     start = time.perf_counter()
 
     async def one(rdtype: str) -> Lookup:
-        return await asyncio.wait_for(_udp_query(host, rdtype, address, port, wait_s), wait_s)
+        query = _udp_query(host, rdtype, resolver.host, resolver.port, wait_s)
+        return await asyncio.wait_for(query, wait_s)
 
     parts = await asyncio.gather(one("A"), one("AAAA"), return_exceptions=True)
-    return combine(resolver, _no_cancel(parts), ms_since(start))
+    return combine(resolver.name, _no_cancel(parts), ms_since(start))
 
 
 async def query_doh(ctx: ProbeContext, url: str, host: str, wait_s: float) -> Lookup:
@@ -195,23 +194,25 @@ def _no_cancel(parts: Sequence[Lookup | BaseException]) -> list[Lookup | BaseExc
     return list(parts)
 
 
-async def trusted_lookup(ctx: ProbeContext, resolver: str, host: str) -> Lookup:
+async def trusted_lookup(ctx: ProbeContext, resolver: Resolver | str, host: str) -> Lookup:
     """A trusted resolver's (or DoH URL's) answer for ``host``, asked once per run."""
+    name = resolver if isinstance(resolver, str) else resolver.name
 
     async def ask() -> Lookup:
         timeout = budget(ctx, 3.0)
         try:
-            if resolver.startswith("https://"):
+            if isinstance(resolver, str):
                 return await query_doh(ctx, resolver, host, timeout)
             return await query_server(resolver, host, timeout)
         except Exception as error:  # any library surprise is an answer of its own
-            return Lookup(resolver, "ERROR", error=f"{type(error).__name__}: {error}")
+            return Lookup(name, "ERROR", error=f"{type(error).__name__}: {error}")
 
-    return await ctx.once(f"dns:query:{resolver}:{host}", ask)
+    return await ctx.once(f"dns:query:{name}:{host}", ask)
 
 
-def trusted_resolvers(ctx: ProbeContext) -> list[str]:
-    return [*ctx.config.dns.trusted_resolvers, *ctx.config.dns.doh]
+def trusted_resolvers(ctx: ProbeContext) -> list[Resolver | str]:
+    """The trusted resolvers, then the DoH URLs."""
+    return [*ctx.config.dns.resolvers, *ctx.config.dns.doh]
 
 
 async def addresses_for(
