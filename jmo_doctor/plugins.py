@@ -8,12 +8,17 @@ so their warnings are told in the same place.
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import cast
 
 from jmo_doctor import catalogue
 from jmo_doctor.api import ENTRY_POINT_GROUP, LocalText, Messages, Probe
+
+#: The distribution the built-in probes ship in. A probe is built-in when this distribution
+#: registers it, whatever its module is called: another one may have a ``probes`` package.
+DISTRIBUTION = "jmo-doctor"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,12 @@ def _describe(entry: EntryPoint) -> str:
     return f"{dist.name} {dist.version}" if dist is not None else entry.value
 
 
+def _builtin(entry: EntryPoint) -> bool:
+    dist = getattr(entry, "dist", None)
+    # names compare as pip compares them (PEP 503): "JMO_Doctor" is "jmo-doctor"
+    return dist is not None and re.sub(r"[-_.]+", "-", dist.name).lower() == DISTRIBUTION
+
+
 def _load(entry: EntryPoint) -> LoadedProbe:
     loaded = entry.load()
     # a class is instantiated; a ready-made instance is accepted as it is
@@ -60,7 +71,7 @@ def _load(entry: EntryPoint) -> LoadedProbe:
         slow=bool(getattr(probe, "slow", False)),
         messages=getattr(probe, "messages", {}) or {},
         source=_describe(entry),
-        builtin=entry.value.startswith("probes."),
+        builtin=_builtin(entry),
     )
 
 
