@@ -38,7 +38,7 @@ from jmo_doctor import config
 from jmo_doctor.api import RunOptions
 from jmo_doctor.context import ProbeRunContext, RunShared
 from probes.bandwidth import BandwidthProbe
-from probes._bandwidth_speedtest import Endpoints
+from probes.bandwidth._speedtest import Endpoints
 cfg = config.parse(open(sys.argv[1]).read(), sys.argv[1])
 shared = RunShared(cfg, RunOptions(), "en", time.monotonic() + cfg.timeout)
 ctx = ProbeRunContext(shared, "bandwidth", BandwidthProbe.messages)

@@ -16,13 +16,13 @@ import pytest
 from jmo_doctor import config
 from jmo_doctor.api import ProbeResult, RunOptions, Status
 from jmo_doctor.context import ProbeRunContext, RunShared
-from probes import _bandwidth_upload
-from probes._bandwidth_http import Measurement, Phase
-from probes._bandwidth_meter import BIN_S, Meter, Throughput, analyse, stable_start
-from probes._bandwidth_speedtest import Endpoints
-from probes._bandwidth_upload import confirmed_bytes, next_upload_size
-from probes._responsiveness import rpm, summarize, trimmed_mean
-from probes.bandwidth import BandwidthProbe, judge
+from probes.bandwidth import _upload as _bandwidth_upload
+from probes.bandwidth._http import Measurement, Phase
+from probes.bandwidth._meter import BIN_S, Meter, Throughput, analyse, stable_start
+from probes.bandwidth._responsiveness import rpm, summarize, trimmed_mean
+from probes.bandwidth._speedtest import Endpoints
+from probes.bandwidth._upload import confirmed_bytes, next_upload_size
+from probes.bandwidth.probe import BandwidthProbe, judge
 from tests.bandwidth_server import BandwidthServer
 
 

@@ -32,9 +32,6 @@ STABLE_SHARE = 0.8
 #: Streams start this far apart: simultaneous slow starts overflow small buffers at once.
 STAGGER_S = 0.05
 
-#: (direction, fraction of that phase done, live Mbit/s)
-Report = Callable[[str, float, float], None]
-
 
 class Meter:
     """Bytes per time bin since ``start`` (monotonic seconds)."""

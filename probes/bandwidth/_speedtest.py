@@ -22,7 +22,6 @@ import asyncio
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,14 +29,12 @@ from urllib.parse import urlsplit
 import speedtest
 
 from jmo_doctor.api import ProbeContext
-from probes._bandwidth_http import Measurement, Phase, host_port
-from probes._bandwidth_meter import Throughput, describe
-from probes._bandwidth_upload import confirmed_bytes
 from probes._common.net import addresses_for, budget
-from probes._responsiveness import RttLog, idle_rtts, sample_while_running
+from probes.bandwidth._measurement import Measurement, Phase, Report, host_port
+from probes.bandwidth._meter import Throughput, describe
+from probes.bandwidth._responsiveness import RttLog, idle_rtts, sample_while_running
+from probes.bandwidth._upload import confirmed_bytes
 
-#: (direction, fraction of that phase done, live Mbit/s or None when not known)
-Report = Callable[[str, float, float | None], None]
 _SPEEDTEST_HOSTS = {"www.speedtest.net", "c.speedtest.net"}
 _SMALL_UPLOADS = (32768, 65536, 131072, 262144)
 #: Loaded RTTs count from this far into a phase (its threads have ramped up by then).

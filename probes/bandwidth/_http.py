@@ -1,7 +1,7 @@
 """http backend of the bandwidth probe: parallel download and upload streams over HTTP.
 
-How the figures are made is told in ``_bandwidth_meter`` (bins, ramp, median) and
-``_bandwidth_upload`` (only confirmed bytes count). Download data is read in chunks as it
+How the figures are made is told in ``_meter`` (bins, ramp, median) and
+``_upload`` (only confirmed bytes count). Download data is read in chunks as it
 arrives and thrown away, so memory stays flat whatever the size; one large request per
 stream, renewed if it ends early.
 """
@@ -11,30 +11,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from jmo_doctor.api import ProbeContext
-from probes._bandwidth_meter import (
+from probes._common.net import addresses_for
+from probes.bandwidth._measurement import Measurement, Phase, Report, host_port
+from probes.bandwidth._meter import (
     STAGGER_S,
     Meter,
-    Report,
     Throughput,
     analyse,
     describe,
     run_streams,
 )
-from probes._bandwidth_upload import upload
-from probes._common.net import addresses_for
-from probes._responsiveness import (
+from probes.bandwidth._responsiveness import (
     LOADED_SPACING_S,
     RttLog,
     idle_rtts,
     sample_while_running,
 )
+from probes.bandwidth._upload import upload
 
 DOWNLOAD_REQUEST_BYTES = 100_000_000  # the largest size speed.cloudflare.com serves
 #: Idle time between the two phases, for the download's queues to drain.
@@ -46,35 +43,6 @@ SETTLE_S = 0.2
 #: under load are spaced wider too: at 5 per second they took 1.3 % of a 1 Mbit/s uplink.
 SLOW_LINK_MBPS = 5.0
 SLOW_LINK_RTT_SPACING_S = 0.5
-
-
-@dataclass(frozen=True)
-class Phase:
-    """One direction: its throughput and the RTTs sampled while it ran."""
-
-    throughput: Throughput
-    rtts: tuple[float, ...] = ()
-    lost: int = 0
-    errors: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """What a backend hands the probe. ``unavailable``: (reason, detail) when nothing
-    could be measured."""
-
-    backend: str
-    server: str
-    idle_rtts: tuple[float, ...] = ()
-    download: Phase | None = None
-    upload: Phase | None = None
-    unavailable: tuple[str, str] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def host_port(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
 
 async def download(

@@ -38,11 +38,11 @@ from typing import Any, Protocol
 
 import httpx
 
-from probes._bandwidth_meter import (
+from probes.bandwidth._measurement import Report
+from probes.bandwidth._meter import (
     BIN_S,
     STAGGER_S,
     Meter,
-    Report,
     Throughput,
     analyse,
     describe,

@@ -1,8 +1,8 @@
 """bandwidth probe: download and upload throughput, idle latency and latency under load.
 
 Two backends measure (``[bandwidth] backend``): ``http`` (default, our own streams against
-``download_url``/``upload_url``, see ``_bandwidth_http``) and ``speedtest`` (speedtest-cli
-and Ookla's servers, see ``_bandwidth_speedtest``). Both hand back a ``Measurement``; this
+``download_url``/``upload_url``, see ``_http``) and ``speedtest`` (speedtest-cli
+and Ookla's servers, see ``_speedtest``). Both hand back a ``Measurement``; this
 module only turns it into findings: ``bandwidth.low`` below ``min_download_mbps``,
 ``bandwidth.bufferbloat`` when the loaded RTT exceeds the idle one by more than
 ``bufferbloat_ms``, ``bandwidth.unavailable`` when nothing could be measured. Slow (it
@@ -23,14 +23,14 @@ from jmo_doctor.api import (
     ProbeResult,
     Status,
 )
-from probes import _bandwidth_http
-from probes._bandwidth_http import Measurement, Phase
-from probes._bandwidth_upload import UPLOAD_DRAIN_S
 from probes._common.net import budget
-from probes._responsiveness import Responsiveness, summarize
+from probes.bandwidth import _http as http_backend
+from probes.bandwidth._measurement import Measurement, Phase
+from probes.bandwidth._responsiveness import Responsiveness, summarize
+from probes.bandwidth._upload import UPLOAD_DRAIN_S
 
 if TYPE_CHECKING:
-    from probes._bandwidth_speedtest import Endpoints
+    from probes.bandwidth._speedtest import Endpoints
 
 #: Time a run needs besides the two phases: lookups, idle RTTs, connects, settling, and
 #: the wait for the last upload requests' answers.
@@ -75,12 +75,12 @@ class BandwidthProbe(BaseProbe):
             live = LiveRate(ctx, duration)
             if settings.backend == "speedtest":
                 # imported when chosen: speedtest-cli is not needed by most runs
-                from probes._bandwidth_speedtest import OOKLA, measure
+                from probes.bandwidth._speedtest import OOKLA, measure
 
                 endpoints = self._endpoints or OOKLA
                 measurement = await measure(ctx, duration, endpoints, live)
             else:
-                measurement = await _bandwidth_http.measure(ctx, duration, live)
+                measurement = await http_backend.measure(ctx, duration, live)
         return judge(ctx, measurement)
 
 

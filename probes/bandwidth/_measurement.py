@@ -1,0 +1,45 @@
+"""What a bandwidth backend hands the probe: the two phases and how they went.
+
+Both backends (``_http``, ``_speedtest``) build these; neither imports the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from probes.bandwidth._meter import Throughput
+
+#: (direction, fraction of that phase done, live Mbit/s or None when not known)
+Report = Callable[[str, float, float | None], None]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One direction: its throughput and the RTTs sampled while it ran."""
+
+    throughput: Throughput
+    rtts: tuple[float, ...] = ()
+    lost: int = 0
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What a backend hands the probe. ``unavailable``: (reason, detail) when nothing
+    could be measured."""
+
+    backend: str
+    server: str
+    idle_rtts: tuple[float, ...] = ()
+    download: Phase | None = None
+    upload: Phase | None = None
+    unavailable: tuple[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
