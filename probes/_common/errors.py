@@ -14,8 +14,13 @@ _WORDS: tuple[tuple[type[BaseException], str], ...] = (
 )
 
 
-def error_text(error: BaseException, *, words: bool = False, private: bool = False) -> str:
+def error_text(
+    error: BaseException, *, words: bool = False, private: bool = False, typed: bool = False
+) -> str:
     """What went wrong: the error's own message (else its type), cut to ``MAX_CHARS``.
+
+    ``typed``: "Type: first line of the message", as the bandwidth details give it (an
+    httpx error's type says more than its message).
 
     ``words``: a timeout, a refused or a reset connection reads as one word ("timeout",
     "refused", "reset"), as the TLS details give them.
@@ -37,4 +42,7 @@ def error_text(error: BaseException, *, words: bool = False, private: bool = Fal
             if isinstance(error, kind):
                 return word
     text = str(error) or type(error).__name__
+    if typed:
+        first = str(error).splitlines()[0] if str(error) else ""
+        text = f"{type(error).__name__}: {first}" if first else type(error).__name__
     return text if len(text) < MAX_CHARS else text[: MAX_CHARS - 3] + "..."

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import httpx
 
 from jmo_doctor.api import ProbeContext
+from probes._common.errors import error_text
 from probes._common.net import addresses_for
 from probes.bandwidth._measurement import Measurement, Phase, Report, host_port
 from probes.bandwidth._meter import (
@@ -22,7 +23,6 @@ from probes.bandwidth._meter import (
     Meter,
     Throughput,
     analyse,
-    describe,
     run_streams,
 )
 from probes.bandwidth._responsiveness import (
@@ -71,7 +71,7 @@ async def download(
                         if now >= end:
                             return
         except httpx.HTTPError as error:
-            errors.append(describe(error))
+            errors.append(error_text(error, typed=True))
 
     def tick(now: float) -> None:
         report("download", (now - start) / duration, meter.recent_mbps(now))

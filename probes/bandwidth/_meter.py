@@ -138,11 +138,6 @@ def analyse(meter: Meter, end: float) -> Throughput:
     )
 
 
-def describe(error: BaseException) -> str:
-    text = str(error).splitlines()[0] if str(error) else ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 async def run_streams(
     streams: Sequence[Coroutine[Any, Any, None]], end: float, tick: Callable[[float], None]
 ) -> None:

@@ -29,9 +29,10 @@ from urllib.parse import urlsplit
 import speedtest
 
 from jmo_doctor.api import ProbeContext
+from probes._common.errors import error_text
 from probes._common.net import addresses_for, budget
 from probes.bandwidth._measurement import Measurement, Phase, Report, host_port
-from probes.bandwidth._meter import Throughput, describe
+from probes.bandwidth._meter import Throughput
 from probes.bandwidth._responsiveness import RttLog, idle_rtts, sample_while_running
 from probes.bandwidth._upload import confirmed_bytes
 
@@ -186,11 +187,11 @@ class ConfirmedSpeedtest(speedtest.Speedtest):  # type: ignore[misc]
 
 def reason_for(error: BaseException) -> tuple[str, str]:
     """``(reason, detail)`` for ``bandwidth.unavailable``."""
-    detail = str(error).splitlines()[0] if str(error) else describe(error)
+    detail = str(error).splitlines()[0] if str(error) else error_text(error, typed=True)
     if isinstance(error, speedtest.ConfigRetrievalError | speedtest.SpeedtestConfigError):
         return "config", detail
     if isinstance(error, KeyError | ValueError):
-        return "config", describe(error)
+        return "config", error_text(error, typed=True)
     no_servers = (
         speedtest.ServersRetrievalError,
         speedtest.SpeedtestServersError,
@@ -204,7 +205,7 @@ def reason_for(error: BaseException) -> tuple[str, str]:
         error, speedtest.SpeedtestMiniConnectFailure | speedtest.InvalidSpeedtestMiniServer
     ):
         return "mini_server", detail
-    return "error", describe(error)
+    return "error", error_text(error, typed=True)
 
 
 def prepare(opener: Any, timeout: float, endpoints: Endpoints, stop: Stop) -> Any:

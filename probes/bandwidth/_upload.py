@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from probes._common.errors import error_text
 from probes.bandwidth._measurement import Report
 from probes.bandwidth._meter import (
     BIN_S,
@@ -45,7 +46,6 @@ from probes.bandwidth._meter import (
     Meter,
     Throughput,
     analyse,
-    describe,
     run_streams,
 )
 
@@ -193,7 +193,9 @@ async def _stream(
             while time.monotonic() < end:
                 latest = await sender.send(client)
     except (_Refused, httpx.HTTPError) as error:
-        done.errors.append(str(error) if isinstance(error, _Refused) else describe(error))
+        done.errors.append(
+            str(error) if isinstance(error, _Refused) else error_text(error, typed=True)
+        )
     finally:  # also when cancelled at the end of the phase
         if latest is not None:
             done.ends.append(latest)
