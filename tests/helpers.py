@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from jmo_doctor import config
@@ -58,3 +60,30 @@ class FuncProbe(BaseProbe):
         if isinstance(result, ProbeResult):
             return result
         return ProbeResult(id=self.id, status=Status.PASS, summary=str(result))
+
+
+_FAKE_CRONTAB = """\
+#!{python}
+import sys, pathlib
+table = pathlib.Path({table!r})
+if sys.argv[1] == "-l":
+    if not table.exists():
+        sys.exit("no crontab for tester")
+    sys.stdout.buffer.write(table.read_bytes())
+elif sys.argv[1] == "-r":
+    table.unlink()
+else:
+    table.write_bytes(sys.stdin.buffer.read())
+"""
+
+
+def write_fake_crontab(directory: Path, name: str = "fake-crontab") -> tuple[Path, Path]:
+    """A stand-in for `crontab` (-l, -r, install from stdin) keeping its table in a file.
+
+    Returns (the script, the table file).
+    """
+    table = directory / "table"
+    script = directory / name
+    script.write_text(_FAKE_CRONTAB.format(python=sys.executable, table=str(table)))
+    script.chmod(0o755)
+    return script, table

@@ -8,7 +8,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from jmo_doctor.monitor import schedule
 from jmo_doctor.monitor.schedule import MARKER, ScheduleError
 from jmo_doctor.paths import SCHEDULE_LOG
+from tests.helpers import write_fake_crontab
 
 # What a user may already have in the crontab: all of it must survive byte for byte.
 EXISTING = (
@@ -204,26 +204,7 @@ def test_line_breaks_in_arguments_are_refused(tmp_path: Path, bad: str) -> None:
 @pytest.fixture
 def fake_crontab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A stand-in for `crontab` through $JMO_DOCTOR_CRONTAB, storing the table in a file."""
-    table = tmp_path / "table"
-    script = tmp_path / "fake crontab"
-    script.write_text(
-        textwrap.dedent(
-            f"""\
-            #!{sys.executable}
-            import sys, pathlib
-            table = pathlib.Path({str(table)!r})
-            if sys.argv[1] == "-l":
-                if not table.exists():
-                    sys.exit("no crontab for tester")
-                sys.stdout.buffer.write(table.read_bytes())
-            elif sys.argv[1] == "-r":
-                table.unlink()
-            else:
-                table.write_bytes(sys.stdin.buffer.read())
-            """
-        )
-    )
-    script.chmod(0o755)
+    script, table = write_fake_crontab(tmp_path, "fake crontab")  # a space in its path
     monkeypatch.setenv(schedule.CRONTAB_VARIABLE, shlex.quote(str(script)))
     return table
 

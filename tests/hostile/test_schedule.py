@@ -15,7 +15,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,31 +24,13 @@ from jmo_doctor.cli import run_cli
 from jmo_doctor.monitor import schedule
 from jmo_doctor.monitor.schedule import MARKER, ScheduleError
 from jmo_doctor.paths import SCHEDULE_LOG
+from tests.helpers import write_fake_crontab
 
 # --- the crontab command: real (root, throwaway user) or a stand-in -----------------------
 
 
 def _fake_crontab(tmp_path: Path) -> list[str]:
-    table = tmp_path / "table"
-    script = tmp_path / "fake-crontab"
-    script.write_text(
-        textwrap.dedent(
-            f"""\
-            #!{sys.executable}
-            import sys, pathlib
-            table = pathlib.Path({str(table)!r})
-            if sys.argv[1] == "-l":
-                if not table.exists():
-                    sys.exit("no crontab for tester")
-                sys.stdout.buffer.write(table.read_bytes())
-            elif sys.argv[1] == "-r":
-                table.unlink()
-            else:
-                table.write_bytes(sys.stdin.buffer.read())
-            """
-        )
-    )
-    script.chmod(0o755)
+    script, _ = write_fake_crontab(tmp_path)
     return [str(script)]
 
 
