@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -87,3 +90,23 @@ def write_fake_crontab(directory: Path, name: str = "fake-crontab") -> tuple[Pat
     script.write_text(_FAKE_CRONTAB.format(python=sys.executable, table=str(table)))
     script.chmod(0o755)
     return script, table
+
+
+@contextlib.contextmanager
+def throwaway_crontab_user(prefix: str) -> Iterator[list[str]]:
+    """``crontab -u <throwaway user>``: the real command, never touching root's crontab.
+
+    Needs root, cron (Debian) and useradd; the caller skips when they are missing.
+    """
+    name = f"{prefix}{os.getpid() % 1_000_000}"
+    subprocess.run(["userdel", name], capture_output=True)  # left over by a killed run
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield ["crontab", "-u", name]
+    finally:
+        subprocess.run(["crontab", "-u", name, "-r"], capture_output=True)
+        subprocess.run(["userdel", name], check=True, capture_output=True)

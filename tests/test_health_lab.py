@@ -33,6 +33,7 @@ from jmo_doctor.monitor import history as store
 from jmo_doctor.monitor.schedule import CRONTAB_VARIABLE, MARKER
 from jmo_doctor.paths import HISTORY_FILE, LOCK_FILE, SCHEDULE_LOG
 from jmo_doctor.sparkline import BARS
+from tests.helpers import write_fake_crontab
 from tests.lab import Lab
 from tests.lab import addresses as A
 
@@ -260,28 +261,11 @@ EXISTING = (
     "0 3 * * 1 date +\\%F >> /tmp/weekly.log  # pekerjaan mingguan ✓\n"
 ).encode()
 
-FAKE_CRONTAB = """\
-#!{python}
-import pathlib, sys
-table = pathlib.Path({table!r})
-if sys.argv[1] == "-l":
-    if not table.exists():
-        sys.exit("no crontab for tester")
-    sys.stdout.buffer.write(table.read_bytes())
-elif sys.argv[1] == "-r":
-    table.unlink()
-else:
-    table.write_bytes(sys.stdin.buffer.read())
-"""
-
 
 def test_schedule_install_twice_one_line_that_runs_and_remove_leaves_the_rest(
     lab: Lab, tmp_path: Path
 ) -> None:
-    table = tmp_path / "crontab"
-    fake = tmp_path / "fake crontab"
-    fake.write_text(FAKE_CRONTAB.format(python=sys.executable, table=str(table)))
-    fake.chmod(0o755)
+    fake, table = write_fake_crontab(tmp_path, "fake crontab")
     table.write_bytes(EXISTING)
     cfg = config(lab)
     env = {CRONTAB_VARIABLE: shlex.quote(str(fake))}

@@ -16,7 +16,7 @@ import pytest
 from jmo_doctor.monitor import schedule
 from jmo_doctor.monitor.schedule import MARKER, ScheduleError
 from jmo_doctor.paths import SCHEDULE_LOG
-from tests.helpers import write_fake_crontab
+from tests.helpers import throwaway_crontab_user, write_fake_crontab
 
 # What a user may already have in the crontab: all of it must survive byte for byte.
 EXISTING = (
@@ -36,18 +36,8 @@ def cron_user() -> Iterator[list[str]]:
         pytest.skip("needs root: crontab -u on a throwaway user (not root here)")
     if not shutil.which("crontab") or not shutil.which("useradd"):
         pytest.skip("the crontab command (Debian package cron) or useradd is not installed")
-    name = f"jmotest{os.getpid() % 1_000_000}"
-    subprocess.run(["userdel", name], capture_output=True)  # left over by a killed run
-    subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield ["crontab", "-u", name]
-    finally:
-        subprocess.run(["crontab", "-u", name, "-r"], capture_output=True)
-        subprocess.run(["userdel", name], check=True, capture_output=True)
+    with throwaway_crontab_user("jmotest") as crontab:
+        yield crontab
 
 
 def _read(crontab: list[str]) -> bytes:

@@ -24,7 +24,7 @@ from jmo_doctor.cli import run_cli
 from jmo_doctor.monitor import schedule
 from jmo_doctor.monitor.schedule import MARKER, ScheduleError
 from jmo_doctor.paths import SCHEDULE_LOG
-from tests.helpers import write_fake_crontab
+from tests.helpers import throwaway_crontab_user, write_fake_crontab
 
 # --- the crontab command: real (root, throwaway user) or a stand-in -----------------------
 
@@ -41,18 +41,8 @@ def crontab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str
         return
     if os.geteuid() != 0 or not shutil.which("crontab") or not shutil.which("useradd"):
         pytest.skip("the real crontab needs root, cron (Debian) and useradd")
-    name = f"jmohst{os.getpid() % 1_000_000}"
-    subprocess.run(["userdel", name], capture_output=True)  # left over by a killed run
-    subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield ["crontab", "-u", name]
-    finally:
-        subprocess.run(["crontab", "-u", name, "-r"], capture_output=True)
-        subprocess.run(["userdel", name], check=True, capture_output=True)
+    with throwaway_crontab_user("jmohst") as crontab:
+        yield crontab
 
 
 def _our_line(crontab: list[str]) -> str:
