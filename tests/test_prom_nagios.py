@@ -46,27 +46,85 @@ def test_prom_values_equal_the_json_report() -> None:
         assert value(series, "probe_success", probe=probe["id"]) == 1
         assert value(series, "probe_duration_seconds", probe=probe["id"]) == probe["duration_s"]
         assert value(series, "probe_status", probe=probe["id"], status=probe["status"]) == 1
-        for name, number in probe["metrics"].items():
-            assert value(series, "probe_metric", probe=probe["id"], metric=name) == number
     tcp = next(p for p in doc["probes"] if p["id"] == "tcp")["metrics"]
     for target in ("bpjs-www", "bpjs-sso", "google"):
-        for stat, quantile in prom.RTT_QUANTILES.items():
-            got = value(series, "tcp_rtt_seconds", target=target, quantile=quantile)
+        role = "reference" if target == "google" else "bpjs"
+        for stat, (gauge, _) in prom.RTT_GAUGES.items():
+            got = value(series, gauge, target=target, role=role)
             assert got == pytest.approx(tcp[f"{target}.{stat}"] / 1000)
-        assert value(series, "tcp_loss_ratio", target=target) == pytest.approx(0.10)
-        assert value(series, "tcp_jitter_seconds", target=target) == pytest.approx(0.0015)
-    assert value(series, "download_bits_per_second") == 7.25e6
-    assert value(series, "upload_bits_per_second") == 1.5e6
+        assert value(series, "tcp_loss_ratio", target=target, role=role) == pytest.approx(0.10)
+        assert value(series, "tcp_jitter_seconds", target=target, role=role) == 0.0015
+    # the BPJS key figures are the worst BPJS target's, as in the history and Nagios
+    assert value(series, "bpjs_rtt_median_seconds") == 0.0435
+    assert value(series, "bpjs_loss_ratio") == 0.1
+    assert value(series, "download_bytes_per_second") == 7.25e6 / 8
+    assert value(series, "upload_bytes_per_second") == 1.5e6 / 8
     [cause] = doc["causes"]
     assert value(series, "cause", cause=cause["id"], confidence=cause["confidence"]) == 1
     assert value(series, "finding", probe="tcp", code="latency.high", target="bpjs-www") == 1
 
 
+def test_prom_probe_metrics_are_split_by_unit_into_base_units() -> None:
+    doc = make_doc("warning", rtt_ms=42.5, loss_pct=10.0, download_mbps=7.25)
+    probes = {p["id"]: p for p in doc["probes"]}
+    probes["tls"]["metrics"] = {"bpjs-www.handshake_ms": 0.018, "bpjs-www.days_left": 2.0}
+    probes["http"]["metrics"] = {"bpjs-www.body_bytes": 512.0, "bpjs-www.status": 200.0}
+    probes["bandwidth"]["metrics"].update(responsiveness_rpm=600.0, ramp_s=1.5)
+    text = prom.render(doc)
+    series = parse(text)
+    assert value(series, "probe_metric_seconds", probe="tls", metric="bpjs-www.handshake") == (
+        1.8e-05  # 0.018 / 1000 is 1.7999999999999997e-05: the noise is rounded away
+    )
+    assert "1.7999999999999997e-05" not in text and " 1.8e-05\n" in text
+    assert value(series, "probe_metric_seconds", probe="tls", metric="bpjs-www.valid_left") == (
+        2 * 86400
+    )
+    assert value(series, "probe_metric_bytes", probe="http", metric="bpjs-www.body") == 512
+    assert value(series, "probe_metric", probe="http", metric="bpjs-www.status") == 200
+    assert value(series, "probe_metric_seconds", probe="bandwidth", metric="ramp") == 1.5
+    assert value(series, "probe_metric_bytes_per_second", probe="bandwidth", metric="download") == (
+        906250
+    )
+    assert (
+        value(
+            series,
+            "probe_metric_round_trips_per_second",
+            probe="bandwidth",
+            metric="responsiveness",
+        )
+        == 10
+    )
+    assert value(series, "probe_metric_ratio", probe="tcp", metric="google.loss") == 0.1
+    assert value(series, "probe_metric", probe="tcp", metric="google.samples") == 10
+
+
+def test_prom_probe_metric_names_that_collide_keep_their_own_name() -> None:
+    doc = make_doc()
+    next(p for p in doc["probes"] if p["id"] == "tls")["metrics"] = {"x_ms": 5.0, "x_s": 2.0}
+    series = parse(prom.render(doc))
+    assert value(series, "probe_metric_seconds", probe="tls", metric="x") == 0.005
+    assert value(series, "probe_metric_seconds", probe="tls", metric="x_s") == 2
+
+
+@pytest.mark.parametrize(
+    ("number", "text"),
+    [
+        (1796353599.123456, "1796353599.123"),
+        (0.1 + 0.2, "0.3"),
+        (-0.0, "0"),
+        (7250000.0, "7250000"),
+    ],
+)
+def test_prom_values_have_no_float_noise(number: float, text: str) -> None:
+    assert prom.format_value(number) == text
+
+
 def test_prom_unreachable_target_is_total_loss_without_rtt() -> None:
     series = parse(prom.render(make_doc("critical", rtt_ms=None, download_mbps=None)))
-    assert value(series, "tcp_loss_ratio", target="bpjs-www") == 1.0
-    assert not any(name.endswith("tcp_rtt_seconds") for name, _ in series)
-    assert not any(name.endswith("download_bits_per_second") for name, _ in series)
+    assert value(series, "tcp_loss_ratio", target="bpjs-www", role="bpjs") == 1.0
+    assert value(series, "bpjs_loss_ratio") == 1.0
+    assert not any("rtt" in name for name, _ in series)
+    assert not any(name.endswith("download_bytes_per_second") for name, _ in series)
     assert value(series, "cause", cause="offline", confidence="high") == 1
 
 
@@ -90,7 +148,7 @@ def test_prom_label_values_are_escaped() -> None:
     text = prom.render(doc)
     assert 'target="odd \\"name\\" \\\\ with\\nnewline"' in text
     series = parse(text)
-    assert value(series, "tcp_rtt_seconds", target=name, quantile="0.5") == 0.012
+    assert value(series, "tcp_rtt_median_seconds", target=name, role="reference") == 0.012
 
 
 # --- nagios ------------------------------------------------------------------------------
