@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -11,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from jmo_doctor import config
 from jmo_doctor.monitor import history
-from jmo_doctor.report import nagios, prom
+from jmo_doctor.report import nagios, prom, ranges
 from tests.test_history import make_doc
 
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -153,18 +154,31 @@ def test_prom_label_values_are_escaped() -> None:
 
 # --- nagios ------------------------------------------------------------------------------
 
-LINE = re.compile(r"^JMO-DOCTOR (OK|WARNING|CRITICAL|UNKNOWN) - ([^|\n]+) \| (.+)$")
+LINE = re.compile(r"^JMO-DOCTOR (OK|WARNING|CRITICAL|UNKNOWN) - ([^|\n]+?)(?: \| (.+))?$")
+# monitoring-plugins guidelines: 'label'=value[UOM];[warn];[crit];[min];[max]
+RANGE = r"@?(?:(?:~|-?[0-9.]+)?:)?(?:-?[0-9.]+)?"
 PERF = re.compile(
-    r"^'([a-z_]+)'=(U|-?[0-9.]+)(ms|%|s|)?;([0-9.:]*);([0-9.:]*);([0-9.]*);([0-9.]*)$"
+    rf"^'([a-z_]+)'=(-?[0-9.]+)(ms|%|s|)?;({RANGE});({RANGE});(-?[0-9.]*);(-?[0-9.]*)$"
 )
 
 
 def perfdata(text: str) -> dict[str, tuple[str, ...]]:
     match = LINE.match(text.splitlines()[0])
     assert match, text
-    items = [PERF.match(item) for item in match.group(3).split(" ")]
+    items = [PERF.match(item) for item in (match.group(3) or "").split(" ") if item]
     assert all(items), match.group(3)
     return {m.group(1): m.groups()[1:] for m in items if m}
+
+
+def nagios_check(doc: dict[str, Any], warning: str = "", critical: str = "") -> tuple[int, str]:
+    """What a monitoring server sees: the state (the exit code) and the status line."""
+    limits = nagios.Thresholds().with_options(warning or None, critical or None)
+    text = nagios.render(doc, limits)
+    code = nagios.exit_code(doc, limits)
+    match = LINE.match(text.splitlines()[0])
+    assert match, text
+    assert nagios.STATES[code] == match.group(1)  # the state word agrees with the code
+    return code, match.group(2)
 
 
 @pytest.mark.parametrize(
@@ -191,20 +205,94 @@ def test_nagios_status_line(status: str, state: str, summary: str) -> None:
         )
 
 
-def test_nagios_unmeasured_values_are_u_and_thresholds_follow_config() -> None:
+def test_nagios_unmeasured_values_are_left_out_not_u() -> None:
     doc = make_doc("critical", rtt_ms=None, download_mbps=None)
-    limits = nagios.Thresholds(rtt_warn_ms=250, rtt_crit_ms=800)
-    perf = perfdata(nagios.render(doc, limits))
-    assert perf["bpjs_rtt_ms"][:4] == ("U", "", "250", "800")
+    text = nagios.render(doc)
+    assert "=U" not in text
+    perf = perfdata(text)
+    assert "bpjs_rtt_ms" not in perf and "download_mbps" not in perf
     assert perf["loss_pct"][0] == "100"
-    assert perf["download_mbps"][0] == "U"
 
 
 def test_nagios_thresholds_from_config() -> None:
     limits = nagios.Thresholds.from_config(config.parse("[latency]\nhigh_ms = 600.0", "<t>"))
-    assert (limits.rtt_warn_ms, limits.rtt_crit_ms) == (600.0, 1500.0)
-    assert (limits.loss_warn_pct, limits.download_warn_mbps) == (5.0, 1.0)
+    assert (limits.text("rtt", "warning"), limits.text("rtt", "critical")) == ("600", "1500")
+    assert (limits.text("loss", "warning"), limits.text("download", "warning")) == ("5", "1:")
     assert nagios.Thresholds.from_config(config.parse("", "<t>")) == nagios.Thresholds()
+    # only shown: the diagnosis decides the state until -w/-c are given
+    doc = make_doc("ok", rtt_ms=900.0)
+    assert nagios.exit_code(doc, limits) == 0
+
+
+@pytest.mark.parametrize(
+    ("warning", "critical", "code", "reason"),
+    [
+        ("rtt=300ms", "rtt=1000ms", 0, ""),
+        ("rtt=200ms", "rtt=1000ms", 1, "BPJS latency 251ms breaks the warning threshold 200ms"),
+        ("rtt=100", "rtt=0.25s", 2, "BPJS latency 251ms breaks the critical threshold 250ms"),
+        ("loss=1%", "", 1, "BPJS loss 2% breaks the warning threshold 1%"),
+        ("", "loss=@1:3", 2, "BPJS loss 2% breaks the critical threshold @1:3%"),
+        ("download=10:", "download=5:", 2, "download (Mbit/s) 3 breaks the critical threshold 5:"),
+        ("download=~:2.5", "", 1, "download (Mbit/s) 3 breaks the warning threshold ~:2.5"),
+    ],
+)
+def test_nagios_thresholds_raise_the_state(
+    warning: str, critical: str, code: int, reason: str
+) -> None:
+    doc = make_doc("ok", rtt_ms=250.0, loss_pct=2.0, download_mbps=3.0)
+    got, line = nagios_check(doc, warning, critical)
+    assert got == code
+    summary = "Nothing is wrong with the device, the network or the app version."
+    assert line == (f"{reason}; {summary}" if reason else summary)
+    perf = perfdata(
+        nagios.render(doc, nagios.Thresholds().with_options(warning or None, critical or None))
+    )
+    if warning.startswith("rtt"):
+        assert perf["bpjs_rtt_ms"][2] == nagios.Thresholds().with_options(warning, None).text(
+            "rtt", "warning"
+        )
+
+
+def test_nagios_thresholds_never_lower_the_state_nor_hide_unknown() -> None:
+    lossy = make_doc("warning", rtt_ms=20.0, loss_pct=10.0)
+    assert nagios_check(lossy, "rtt=300", "rtt=1000") == (1, "Unstable internet connection")
+    both = nagios_check(lossy, "loss=5", "loss=8")
+    assert both[0] == 2 and both[1].startswith("BPJS loss 10% breaks the critical threshold 8%; ")
+    unknown = make_doc("ok", rtt_ms=2000.0)
+    unknown.update(status="unknown", exit_code=3, causes=[])
+    code, line = nagios_check(unknown, "rtt=10", "rtt=20")
+    assert code == 3 and line == "The checks could not be completed; no verdict."
+
+
+def test_nagios_reason_in_indonesian() -> None:
+    doc = make_doc("ok", rtt_ms=250.0, lang="id")
+    _, line = nagios_check(doc, "rtt=200")
+    assert line.startswith("latensi BPJS 251ms melewati ambang peringatan 200ms; ")
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "inside"),
+    [
+        ("10", 0, 10, False),
+        ("10:", 10, math.inf, False),
+        ("~:10", -math.inf, 10, False),
+        ("10:20", 10, 20, False),
+        ("@10:20", 10, 20, True),
+        (":5", 0, 5, False),
+    ],
+)
+def test_plugin_range_syntax(text: str, start: float, end: float, inside: bool) -> None:
+    parsed = ranges.parse_range(text)
+    assert (parsed.start, parsed.end, parsed.inside) == (start, end, inside)
+    assert ranges.parse_range(str(parsed)) == parsed  # perfdata shows what was given
+
+
+@pytest.mark.parametrize(
+    "bad", ["rtt", "rtt=", "rtt=abc", "rtt=20:10", "speed=5", "loss=5ms", "rtt=5%", "rtt=@", ""]
+)
+def test_bad_thresholds_are_refused(bad: str) -> None:
+    with pytest.raises(ranges.RangeError):
+        nagios.Thresholds().with_options(bad, None)
 
 
 def test_nagios_text_cannot_break_the_format() -> None:
