@@ -53,3 +53,13 @@ def run_rule_tests(directory: Path, *tests: str) -> subprocess.CompletedProcess[
         text=True,
         timeout=120,
     )
+
+
+def run_check_rules(path: Path) -> subprocess.CompletedProcess[str]:
+    """``promtool check rules``: the file's syntax and every expression's PromQL."""
+    return subprocess.run(
+        [tool("promtool"), "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
