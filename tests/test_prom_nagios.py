@@ -150,6 +150,11 @@ def test_prom_label_values_are_escaped() -> None:
     assert 'target="odd \\"name\\" \\\\ with\\nnewline"' in text
     series = parse(text)
     assert value(series, "tcp_rtt_median_seconds", target=name, role="reference") == 0.012
+    doc["probes"][0]["id"] = "evil\x1b[2J\rprobe\ttab"
+    text = prom.render(doc)
+    assert "\x1b" not in text and "\r" not in text and "\t" not in text
+    assert 'probe="evil\ufffd[2J\ufffdprobe\ufffdtab"' in text
+    assert value(parse(text), "probe_success", probe="evil\ufffd[2J\ufffdprobe\ufffdtab") == 1
 
 
 # --- nagios ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 
 from jmo_doctor.report.metrics import KEY_METRICS, MBPS_TO_BYTES_PER_SECOND
 from jmo_doctor.report.view import ReportView
+from jmo_doctor.safetext import one_line
 
 PREFIX = "jmo_doctor_"
 #: tcp stat → its gauge (without prefix) and HELP text; all in seconds.
@@ -78,7 +79,10 @@ class Family:
 
 
 def escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """The exposition format's escapes; other control characters (a plug-in's or a
+    config's odd name) never reach a terminal or a scraper raw."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return one_line(escaped)
 
 
 def _escape_help(text: str) -> str:
