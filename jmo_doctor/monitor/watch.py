@@ -3,10 +3,9 @@
 Before the probes: the lock (one run at a time), the stop signals, the healthchecks start
 ping. After them: the history entry, then — once the report is out, even when writing it
 failed — the status-change notification, the webhook, the Pushgateway push and the
-finish ping. A run never
-takes longer than ``--timeout`` + 1 s (SPEC §3), so all of it gets only what the run's
-deadline leaves (:class:`RunBudget`), and the messages go out in order on one courier
-thread that the run waits for only until that deadline.
+finish ping. A run never takes longer than ``--timeout`` + 1 s (SPEC §3), so all of it
+gets only what the run's deadline leaves (:class:`RunBudget`), and the messages go out in
+order on one courier thread that the run waits for only until that deadline.
 """
 
 from __future__ import annotations
