@@ -192,3 +192,24 @@ def test_a_bad_push_url_is_refused_before_the_run(tmp_path: Path, url: str, said
         said in done.stderr and done.stderr.count("\n") == 1
     ), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_push_url_keeps_a_path_prefix_and_encodes_odd_names() -> None:
+    url = notify.push_url("https://gw.example:9091/prefix/?x=1#f", "jmo_doctor", "host-0a1b")
+    assert url == "https://gw.example:9091/prefix/metrics/job/jmo_doctor/instance/host-0a1b"
+    odd = notify.push_url("http://gw:9091", "jmo_doctor", "kios/warung budi")
+    assert odd == "http://gw:9091/metrics/job/jmo_doctor/instance@base64/a2lvcy93YXJ1bmcgYnVkaQ=="
+    assert notify.push_instance("warung-budi", redact=True) == notify.push_instance(
+        "warung-budi", redact=True
+    )  # stable: the same series run after run
+    assert notify.push_instance("warung-budi", redact=True) != notify.push_instance(
+        "warung-sari", redact=True
+    )
+
+
+def test_an_odd_host_name_reaches_the_pushgateway_intact(prometheus: Stack) -> None:
+    """--no-redact with a name a URL path would mangle: the Pushgateway's base64 form."""
+    name = "kios/warung budi"
+    delivered = notify.push_metrics(prometheus.pushgateway, make_doc("ok"), name)
+    assert delivered.ok and delivered.http_status == 200, delivered.message
+    assert prometheus.wait_for(f'jmo_doctor_up{{job="jmo_doctor",instance="{name}"}}')
