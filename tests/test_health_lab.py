@@ -32,6 +32,7 @@ from jmo_doctor import catalogue
 from jmo_doctor.monitor import history as store
 from jmo_doctor.monitor.schedule import CRONTAB_VARIABLE, MARKER
 from jmo_doctor.paths import HISTORY_FILE, LOCK_FILE, SCHEDULE_LOG
+from jmo_doctor.report import prom
 from jmo_doctor.sparkline import BARS
 from tests.helpers import write_fake_crontab
 from tests.lab import Lab
@@ -353,11 +354,16 @@ def test_prom_output_parses_and_equals_the_runs_json_report(lab: Lab) -> None:
     }
     metrics = {(pid, k): v for pid, p in probes.items() for k, v in p["metrics"].items()}
     assert len(metrics) > 20
-    assert names("probe_metric") == {
-        frozenset({"probe": pid, "metric": k}.items()) for pid, k in metrics
+    exported = {
+        (pid, k): (prom.probe_unit(k), v * prom.probe_unit(k)[2]) for (pid, k), v in metrics.items()
     }
-    for (pid, name), number in metrics.items():
-        assert value("probe_metric", probe=pid, metric=name) == number
+    assert {key for key in series if key[0].startswith("jmo_doctor_probe_metric")} == {
+        ("jmo_doctor_probe_metric" + unit, frozenset({"probe": pid, "metric": metric}.items()))
+        for (pid, _), ((unit, metric, _), _) in exported.items()
+    }
+    for (pid, _), ((unit, metric, _), number) in exported.items():
+        got = value("probe_metric" + unit, probe=pid, metric=metric)
+        assert got == pytest.approx(number, rel=1e-12)
     for pid, probe in probes.items():
         assert value("probe_duration_seconds", probe=pid) == probe["duration_s"]
         assert value("probe_success", probe=pid) == (probe["status"] in ("pass", "warn"))
@@ -372,23 +378,24 @@ def test_prom_output_parses_and_equals_the_runs_json_report(lab: Lab) -> None:
     assert sum(v for (n, _), v in series.items() if n == "jmo_doctor_finding") == findings
 
     tcp = probes["tcp"]["metrics"]
-    quantiles = {"0": "rtt_min_ms", "0.5": "rtt_median_ms", "0.95": "rtt_p95_ms", "1": "rtt_max_ms"}
     targets = {key.rsplit(".", 1)[0] for key in tcp}
     assert targets == {"bpjs-www", "bpjs-sso", "bpjs-lapakasik", "google", "gstatic"}
     for target in targets:
-        for quantile, stat in quantiles.items():
-            got = value("tcp_rtt_seconds", target=target, quantile=quantile)
+        role = "bpjs" if target.startswith("bpjs") else "reference"
+        for stat, (gauge, _) in prom.RTT_GAUGES.items():
+            got = value(gauge, target=target, role=role)
             assert got == pytest.approx(tcp[f"{target}.{stat}"] / 1000, rel=1e-12)
             assert 0.155 <= got <= 0.2  # the +160 ms link
-        assert value("tcp_loss_ratio", target=target) == tcp[f"{target}.loss_pct"] / 100
-        assert value("tcp_jitter_seconds", target=target) == pytest.approx(
+        loss = value("tcp_loss_ratio", target=target, role=role)
+        assert loss == pytest.approx(tcp[f"{target}.loss_pct"] / 100, rel=1e-12)
+        assert value("tcp_jitter_seconds", target=target, role=role) == pytest.approx(
             tcp[f"{target}.jitter_ms"] / 1000, rel=1e-12
         )
     assert names("cause") == {
         frozenset({"cause": c["id"], "confidence": c["confidence"]}.items()) for c in doc["causes"]
     }
     assert doc["causes"][0]["id"] == "unstable_connection"
-    assert "jmo_doctor_download_bits_per_second" not in {n for n, _ in series}  # not measured
+    assert "jmo_doctor_download_bytes_per_second" not in {n for n, _ in series}  # not measured
 
 
 # --- webhook and healthchecks ping to receivers in the lab -----------------------------------

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import jsonschema
 
 from jmo_doctor.report.document import SCHEMA_VERSION
+
+REPO = Path(__file__).resolve().parent.parent
 
 SCHEMA = json.loads(
     (Path(__file__).parent.parent / "jmo_doctor/data/report.schema.json").read_text()
@@ -83,3 +90,75 @@ def test_module_entry_point(installed_venv: Path) -> None:
         check=True,
     )
     assert done.stdout.strip() == "jmo-doctor 0.1.0"
+
+
+# --- packaging: a newcomer's build and install print no warnings -------------------------
+
+_COPY_IGNORE = shutil.ignore_patterns(
+    ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests", "bench"
+)
+_NOISE = re.compile(r"warn|deprecat", re.I)
+
+
+def _quiet_env() -> dict[str, str]:
+    # PYTHONDONTWRITEBYTECODE makes setuptools say "byte-compiling is disabled": a
+    # setting of this machine, not of the project
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def test_build_is_clean_and_ships_the_data_and_the_licence(tmp_path: Path) -> None:
+    """``python -m build`` (sdist and wheel) with the dev extra's setuptools: no warnings
+    about the licence table or data directories missing from the packages."""
+    project = tmp_path / "project"
+    shutil.copytree(REPO, project, ignore=_COPY_IGNORE)
+    done = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path / "dist")],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=_quiet_env(),
+    )
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said[-3000:]
+    noisy = [line for line in said.splitlines() if _NOISE.search(line)]
+    assert noisy == [], "\n".join(noisy)
+    [wheel] = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        metadata = archive.read("jmo_doctor-0.1.0.dist-info/METADATA").decode()
+    assert {
+        "probes/data/block-fingerprints.toml",
+        "jmo_doctor/data/causes.toml",
+        "jmo_doctor/data/report.schema.json",
+        "jmo_doctor/py.typed",
+        "jmo_doctor-0.1.0.dist-info/licenses/LICENSE",
+    } <= names
+    assert "License-Expression: MIT" in metadata
+
+
+def test_editable_install_is_clean(tmp_path: Path) -> None:
+    """What ``pip install -e .`` runs (PEP 660 ``build_editable``), without its output
+    hidden: no deprecation warning and no notice about an import hook."""
+    project = tmp_path / "project"
+    shutil.copytree(REPO, project, ignore=_COPY_IGNORE)
+    out = tmp_path / "wheel"
+    out.mkdir()
+    # pyproject_hooks runs the backend in a subprocess exactly as pip does
+    hook = (
+        "from pyproject_hooks import BuildBackendHookCaller as H; "
+        f"print(H('.', 'setuptools.build_meta').build_editable({str(out)!r}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", hook],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=_quiet_env(),
+    )
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said[-3000:]
+    noisy = [line for line in said.splitlines() if _NOISE.search(line)]
+    assert noisy == [], "\n".join(noisy)
+    assert list(out.glob("*.editable-*.whl"))

@@ -265,12 +265,16 @@ def test_a_command_imports_only_its_own_module() -> None:
 
 
 def test_every_package_is_shipped() -> None:
-    """pyproject lists packages by hand: a package left out is missing from the wheel.
+    """pyproject's package search must find every package: one left out is missing from
+    the wheel.
 
     (The installed-wheel tests may not notice: an in-tree build keeps old copies in
     build/lib.)
     """
+    from setuptools import find_namespace_packages  # what packages.find runs
+
     pyproject = tomllib.loads((ROOT.parent / "pyproject.toml").read_text(encoding="utf-8"))
-    listed = set(pyproject["tool"]["setuptools"]["packages"])
+    search = pyproject["tool"]["setuptools"]["packages"]["find"]
+    listed = set(find_namespace_packages(str(ROOT.parent), include=search["include"]))
     packages = {m for m, path in MODULES.items() if path.name == "__init__.py"}
     assert packages - listed == set()

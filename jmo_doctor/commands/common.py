@@ -56,6 +56,8 @@ def emit(
     output: str | None,
     verbose: bool,
     config: Any = None,
+    *,
+    nagios_thresholds: Any = None,
 ) -> None:
     """The report in ``output_format``, to stdout or (atomically) to ``output``."""
     from jmo_doctor.report import document, markdown, nagios, prom, text
@@ -67,7 +69,9 @@ def emit(
     elif output_format == "prom":
         rendered = prom.render(doc)
     elif output_format == "nagios":
-        thresholds = nagios.Thresholds.from_config(config) if config is not None else None
+        thresholds = nagios_thresholds
+        if thresholds is None and config is not None:
+            thresholds = nagios.Thresholds.from_config(config)
         rendered = nagios.render(doc, thresholds)
     else:
         lines = text.layout(doc, verbose=verbose)

@@ -38,6 +38,7 @@ def _finite_timeout(_ctx: Any, _param: Any, value: float | None) -> float | None
 @click.option("--quick", is_flag=True, help="Skip slow probes (bandwidth).")
 @click.option(
     "--timeout",
+    "-t",
     type=click.FloatRange(min=0, min_open=True, max=3600),
     default=None,
     callback=_finite_timeout,
@@ -53,6 +54,9 @@ def _finite_timeout(_ctx: Any, _param: Any, value: float | None) -> float | None
 @click.option("--notify", is_flag=True, help="Notify when the status changed since last run.")
 @click.option("--webhook", metavar="URL", help="POST the (redacted) JSON report to URL.")
 @click.option("--ping-url", metavar="URL", help="healthchecks.io-style ping: /start, /<code>.")
+@click.option("--push", metavar="URL", help="Push the run's metrics to a Prometheus Pushgateway.")
+@click.option("--warning", "-w", metavar="THRESHOLDS", help="Nagios: e.g. rtt=300ms,loss=5%.")
+@click.option("--critical", "-c", metavar="THRESHOLDS", help="Nagios: e.g. rtt=1s,loss=20%.")
 def run(
     config_path: str | None,
     output_format: str,
@@ -71,6 +75,9 @@ def run(
     notify: bool,
     webhook: str | None,
     ping_url: str | None,
+    push: str | None,
+    warning: str | None,
+    critical: str | None,
 ) -> int:
     """Run the checks and print the diagnosis with the fix."""
     started = time.monotonic()
@@ -80,9 +87,11 @@ def run(
     from jmo_doctor.monitor.watch import RunBudget, Watch
 
     watch = Watch(
-        history=not no_history, notify=notify, webhook=webhook, ping_url=ping_url, say=say
-    )
+        history=not no_history, notify=notify, webhook=webhook, ping_url=ping_url, say=say,
+        push=push, push_instance=_push_instance(push, no_redact),
+    )  # fmt: skip
     config = config_module.load(config_path)
+    limits = _nagios_thresholds(config, output_format, warning, critical)
     lang = lang or config.lang
     discovery = plugins.discover()
     warn(discovery.warnings)
@@ -102,8 +111,39 @@ def run(
             live=output_format == "text", sends_messages=watch.sends_messages,
         )  # fmt: skip
         watch.record(outcome.redacted)
-        emit(outcome.document, output_format, output, verbose, config)
+        emit(outcome.document, output_format, output, verbose, config, nagios_thresholds=limits)
+    if limits is not None:  # -w/-c can raise the plugin's state
+        from jmo_doctor.report import nagios
+
+        return nagios.exit_code(outcome.document, limits)
     return int(outcome.document["exit_code"])
+
+
+def _push_instance(push: str | None, no_redact: bool) -> str:
+    if not push:
+        return ""
+    import socket
+
+    from jmo_doctor.monitor.notify import push_instance
+
+    return push_instance(socket.gethostname(), redact=not no_redact)
+
+
+def _nagios_thresholds(
+    config: Any, output_format: str, warning: str | None, critical: str | None
+) -> Any:
+    """The -w/-c thresholds over the config's, checked before the run; None without them."""
+    if warning is None and critical is None:
+        return None
+    from jmo_doctor.errors import UserError
+    from jmo_doctor.report import nagios, ranges
+
+    if output_format != "nagios":
+        raise UserError("-w/--warning and -c/--critical go with --format nagios")
+    try:
+        return nagios.Thresholds.from_config(config).with_options(warning, critical)
+    except ranges.RangeError as error:
+        raise UserError(f"bad threshold: {error}") from None
 
 
 def _measure(

@@ -7,8 +7,11 @@ Messages never repeat a webhook or ping URL: those usually carry a secret token.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +39,7 @@ MODES = ("auto", "termux", "desktop", "stderr", "off")
 @dataclass(frozen=True)
 class Delivery:
     ok: bool
-    channel: str  # "termux-notification" | "notify-send" | "stderr" | "webhook" | "ping"
+    channel: str  # "termux-notification" | "notify-send" | "stderr" | "webhook" | "ping" | "push"
     message: str
     attempts: int = 1
     http_status: int | None = None
@@ -153,8 +156,9 @@ def _post_with_retries(
     backoff: float,
     verify: str | bool,
     sleep: Callable[[float], None],
+    method: str = "POST",
 ) -> Delivery:
-    """POST, retrying connection errors, 429 and 5xx with exponential backoff."""
+    """POST (or ``method``), retrying connection errors, 429 and 5xx with exponential backoff."""
     import httpx
 
     try:
@@ -171,8 +175,8 @@ def _post_with_retries(
                     sleep(backoff * 2 ** (attempt - 1))
                 attempts += 1
                 try:
-                    response = client.post(
-                        url, content=body, headers={"Content-Type": content_type}
+                    response = client.request(
+                        method, url, content=body, headers={"Content-Type": content_type}
                     )
                 except httpx.TransportError as error:
                     last = f"{type(error).__name__}: {error}".rstrip(": ")
@@ -256,6 +260,70 @@ def ping(
         backoff=backoff,
         verify=verify,
         sleep=sleep,
+    )
+
+
+# --- Prometheus Pushgateway ----------------------------------------------------------------
+
+PUSH_JOB = "jmo_doctor"
+_PLAIN_LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+def push_instance(hostname: str, *, redact: bool) -> str:
+    """The ``instance`` label of a push: the host name, or a stable token in its place.
+
+    Redacted (the default), the name becomes ``host-`` and 12 hex digits of a hash:
+    the same machine always pushes to the same series, and the name is not in it.
+    """
+    if not redact:
+        return hostname or "unknown"
+    digest = hashlib.sha256(f"jmo-doctor instance:{hostname}".encode()).hexdigest()
+    return "host-" + digest[:12]
+
+
+def push_url(base: str, job: str, instance: str) -> str:
+    """``<base>/metrics/job/<job>/instance/<instance>``; odd values base64-encoded.
+
+    The Pushgateway's own rule: a label value with a ``/`` (or anything a path mangles)
+    goes as ``<label>@base64/<url-safe base64>``.
+    """
+    parts = urlsplit(base)
+    path = parts.path.rstrip("/") + "/metrics"
+    for name, value in (("job", job), ("instance", instance)):
+        if _PLAIN_LABEL_VALUE.match(value):
+            path += f"/{name}/{value}"
+        else:
+            encoded = base64.urlsafe_b64encode(value.encode()).decode()
+            path += f"/{name}@base64/{encoded or '='}"
+    return urlunsplit(parts._replace(path=path, query="", fragment=""))
+
+
+def push_metrics(
+    base: str,
+    doc: Mapping[str, Any],
+    instance: str,
+    *,
+    retries: int = 2,
+    timeout: float = 5.0,
+    backoff: float = 0.5,
+    verify: str | bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Delivery:
+    """PUT the run's metrics to a Pushgateway: the group is replaced as a whole, so a
+    cause that went away does not linger from an earlier push."""
+    from jmo_doctor.report import prom
+
+    return _post_with_retries(
+        "push",
+        push_url(base, PUSH_JOB, instance),
+        prom.render(doc).encode("utf-8"),
+        "text/plain; version=0.0.4; charset=utf-8",
+        retries=retries,
+        timeout=timeout,
+        backoff=backoff,
+        verify=verify,
+        sleep=sleep,
+        method="PUT",
     )
 
 

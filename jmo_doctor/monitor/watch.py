@@ -2,10 +2,10 @@
 
 Before the probes: the lock (one run at a time), the stop signals, the healthchecks start
 ping. After them: the history entry, then — once the report is out, even when writing it
-failed — the status-change notification, the webhook and the finish ping. A run never
-takes longer than ``--timeout`` + 1 s (SPEC §3), so all of it gets only what the run's
-deadline leaves (:class:`RunBudget`), and the messages go out in order on one courier
-thread that the run waits for only until that deadline.
+failed — the status-change notification, the webhook, the Pushgateway push and the
+finish ping. A run never takes longer than ``--timeout`` + 1 s (SPEC §3), so all of it
+gets only what the run's deadline leaves (:class:`RunBudget`), and the messages go out in
+order on one courier thread that the run waits for only until that deadline.
 """
 
 from __future__ import annotations
@@ -81,10 +81,12 @@ class Watch:
         webhook: str | None,
         ping_url: str | None,
         say: Say,
+        push: str | None = None,
+        push_instance: str = "",
     ) -> None:
         from jmo_doctor.monitor.notify import url_problem
 
-        for url, what in ((webhook, "webhook"), (ping_url, "ping")):
+        for url, what in ((webhook, "webhook"), (ping_url, "ping"), (push, "push")):
             problem = url and url_problem(url, what)
             if problem:  # said now, not after a whole run
                 raise UserError(problem)
@@ -92,6 +94,8 @@ class Watch:
         self.notify = notify
         self.webhook = webhook
         self.ping_url = ping_url
+        self.push = push  # a Pushgateway: the run's metrics, as job jmo_doctor
+        self.push_instance = push_instance
         self.say = say
         self._run: tuple[Path, Config, RunBudget] | None = None
         self._courier: Courier | None = None
@@ -99,7 +103,7 @@ class Watch:
 
     @property
     def sends_messages(self) -> bool:
-        return bool(self.notify or self.webhook or self.ping_url)
+        return bool(self.notify or self.webhook or self.ping_url or self.push)
 
     @contextlib.contextmanager
     def around(
@@ -144,6 +148,18 @@ class Watch:
                 lambda: notify.post_webhook(
                     webhook,
                     redacted,
+                    timeout=max(0.1, min(5.0, courier.time_left())),
+                    sleep=courier.sleep,
+                ),
+            )
+        if self.push:
+            push, instance = self.push, self.push_instance
+            courier.send(
+                "push",
+                lambda: notify.push_metrics(
+                    push,
+                    redacted,
+                    instance,
                     timeout=max(0.1, min(5.0, courier.time_left())),
                     sleep=courier.sleep,
                 ),

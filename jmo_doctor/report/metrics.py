@@ -2,7 +2,8 @@
 
 The history, the Prometheus and the Nagios output must agree on what "the BPJS latency"
 of a run is: :meth:`~jmo_doctor.report.view.ReportView.key_metrics` reads them from a
-report with these definitions.
+report with these definitions, picking the BPJS targets by the roles in the report's own
+``targets`` list.
 """
 
 from __future__ import annotations
@@ -12,6 +13,18 @@ from dataclasses import dataclass, field
 
 #: tcp metric keys per target (``<target>.<key>`` in the tcp probe's metrics).
 TCP_STATS = ("rtt_min_ms", "rtt_median_ms", "rtt_p95_ms", "rtt_max_ms", "jitter_ms", "loss_pct")
+
+#: Megabits per second → bytes per second (Prometheus' base unit for throughput).
+MBPS_TO_BYTES_PER_SECOND = 1e6 / 8
+
+
+@dataclass(frozen=True)
+class PromName:
+    """How a key figure is exported to Prometheus: base-unit name, factor, HELP text."""
+
+    name: str  # without the jmo_doctor_ prefix
+    factor: float
+    help: str
 
 
 @dataclass(frozen=True)
@@ -23,6 +36,7 @@ class KeyMetric:
     names: tuple[str, ...]  # metric name(s), first present wins (probes may rename)
     per_bpjs_target: bool = False  # combine the worst (max) over the BPJS targets
     label: Mapping[str, str] = field(default_factory=dict)
+    prom: PromName | None = None
 
 
 KEY_METRICS: tuple[KeyMetric, ...] = (
@@ -32,6 +46,11 @@ KEY_METRICS: tuple[KeyMetric, ...] = (
         ("rtt_median_ms",),
         True,
         {"id": "Latensi BPJS (ms)", "en": "BPJS latency (ms)"},
+        PromName(
+            "bpjs_rtt_median_seconds",
+            1e-3,
+            "Median TCP handshake time to the slowest BPJS target.",
+        ),
     ),
     KeyMetric(
         "bpjs_jitter_ms",
@@ -39,6 +58,7 @@ KEY_METRICS: tuple[KeyMetric, ...] = (
         ("jitter_ms",),
         True,
         {"id": "Jitter BPJS (ms)", "en": "BPJS jitter (ms)"},
+        PromName("bpjs_jitter_seconds", 1e-3, "TCP handshake jitter, worst BPJS target."),
     ),
     KeyMetric(
         "bpjs_loss_pct",
@@ -46,6 +66,7 @@ KEY_METRICS: tuple[KeyMetric, ...] = (
         ("loss_pct",),
         True,
         {"id": "Kehilangan BPJS (%)", "en": "BPJS loss (%)"},
+        PromName("bpjs_loss_ratio", 1e-2, "Share of TCP handshakes lost, worst BPJS target."),
     ),
     KeyMetric(
         "download_mbps",
@@ -53,6 +74,7 @@ KEY_METRICS: tuple[KeyMetric, ...] = (
         ("download_mbps", "download_mbit_s"),
         False,
         {"id": "Unduh (Mbit/s)", "en": "Download (Mbit/s)"},
+        PromName("download_bytes_per_second", MBPS_TO_BYTES_PER_SECOND, "Download throughput."),
     ),
     KeyMetric(
         "upload_mbps",
@@ -60,6 +82,7 @@ KEY_METRICS: tuple[KeyMetric, ...] = (
         ("upload_mbps", "upload_mbit_s"),
         False,
         {"id": "Unggah (Mbit/s)", "en": "Upload (Mbit/s)"},
+        PromName("upload_bytes_per_second", MBPS_TO_BYTES_PER_SECOND, "Upload throughput."),
     ),
 )
 #: The trends ``render_text`` draws as sparklines.
