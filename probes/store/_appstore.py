@@ -35,6 +35,8 @@ class AppStoreListing:
     released: str | None = None
     notes: str | None = None
     url: str | None = None
+    #: ``minimumOsVersion``: the oldest iOS the current version installs on ("15.0").
+    minimum_os: str | None = None
 
 
 def _text(value: Any, limit: int = 300) -> str | None:
@@ -68,6 +70,9 @@ def parse_lookup(body: bytes) -> AppStoreListing:
     version = first.get("version")
     if parse_version(version) is None:
         raise ListingError("bad_version", f"no usable version in the answer: {str(version)[:40]!r}")
+    minimum = _text(first.get("minimumOsVersion"), 20)
+    if parse_version(minimum) is None:
+        minimum = None  # absent or not a version: the check then says nothing
     url = _text(first.get("trackViewUrl"), 500)
     if url is not None and not url.startswith(("https://", "http://")):
         url = None
@@ -77,4 +82,5 @@ def parse_lookup(body: bytes) -> AppStoreListing:
         released=_text(first.get("currentVersionReleaseDate"), 40),
         notes=_text(first.get("releaseNotes"), MAX_NOTES_CHARS),
         url=url,
+        minimum_os=minimum,
     )
