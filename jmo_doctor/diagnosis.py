@@ -528,6 +528,7 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "unstable_connection": _unstable_connection,
         "slow_connection": _slow_connection,
         "app_outdated": _found_by({"store.outdated"}, "app_outdated"),
+        "device_unsupported": _found_by({"store.os_unsupported"}, "device_unsupported"),
         "kpj_invalid": _found_by({"kpj.invalid"}, "kpj_invalid"),
     }
 )
@@ -560,6 +561,9 @@ FOLDS: Mapping[str, frozenset[str]] = MappingProxyType(
         "dns_failure": frozenset({"tls_intercepted", "bpjs_unreachable"}),
         "unstable_connection": frozenset({"dns_failure", "bpjs_unreachable"}),
         "slow_connection": frozenset({"unstable_connection"}),
+        # a phone too old for the current JMO cannot take the update: "update JMO" is
+        # not a step it can follow, the system update or another phone is
+        "device_unsupported": frozenset({"app_outdated"}),
     }
 )
 
