@@ -77,8 +77,10 @@ def parse_adb_devices(listing: str) -> list[AdbDevice]:
         else:  # spaces only (copied output, `adb devices -l`): the state is a known word
             serial, state = _split_on_state(line)
         state = state.strip()
+        # adb's state is one word, but for "no permissions"; `-l` appends "usb:… model:…"
         word = state.split(" (")[0].split()
-        devices.append(AdbDevice(serial.strip(), " ".join(word[:2]) if word else ""))
+        kept = word[:2] if word[:1] == ["no"] else word[:1]
+        devices.append(AdbDevice(serial.strip(), " ".join(kept)))
     return devices
 
 
