@@ -62,7 +62,8 @@ def _finite_timeout(_ctx: Any, _param: Any, value: float | None) -> float | None
     "--os-version",
     callback=_os_version,
     metavar="VERSION",
-    help="The phone's Android or iOS version (e.g. 8.1), when checking it from elsewhere.",
+    help="The phone's Android or iOS version (e.g. 8.1), with --platform: checked against "
+    "the minimum the store names for JMO.",
 )
 @click.option("--platform", "platform_name", type=click.Choice(("android", "ios")))
 @click.option("--no-history", is_flag=True, help="Do not record this run in the history.")

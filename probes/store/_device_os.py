@@ -45,9 +45,10 @@ def parse_sdk(text: str | None) -> int | None:
     return int(value) if value.isdigit() and len(value) <= 4 and 1 <= int(value) <= 1000 else None
 
 
-async def _getprop(prefix: list[str], timeout: float) -> DeviceOS | None:
-    release = await run_command([*prefix, "getprop", RELEASE_PROP], timeout)
-    sdk = await run_command([*prefix, "getprop", SDK_PROP], timeout)
+async def _getprop(getprop: list[str], timeout: float) -> DeviceOS | None:
+    """Both properties through ``getprop`` (the command, or ``adb shell getprop``)."""
+    release = await run_command([*getprop, RELEASE_PROP], timeout)
+    sdk = await run_command([*getprop, SDK_PROP], timeout)
     found = DeviceOS(clean_release(release.output), parse_sdk(sdk.output), "")
     return found if found.release or found.sdk else None
 
@@ -71,7 +72,7 @@ async def discover_os(
     device = choose_device(parse_adb_devices(listing.output))
     if not isinstance(device, AdbDevice):
         return UNKNOWN
-    found = await _getprop(adb_shell(adb, device), limit)
+    found = await _getprop([*adb_shell(adb, device), "getprop"], limit)
     return DeviceOS(found.release, found.sdk, "adb") if found else UNKNOWN
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -430,7 +430,7 @@ def with_os_check(
     listings: list[StoreResult],
 ) -> ProbeResult:
     """``result`` plus ``store.os_unsupported`` when the phone's OS is below the minimum
-    of its store's listing, and the numbers in the details either way."""
+    of its store's listing, and the phone's numbers in the details either way."""
     store = os_store(platform, device_os)
     listing = next((item for item in listings if item.store == store and not item.error), None)
     details = {
@@ -441,28 +441,32 @@ def with_os_check(
             "source": device_os.source,
         },
     }
-    findings = list(result.findings)
-    too_old = None
-    if listing is not None:
-        too_old = is_too_old(device_os, listing.minimum_os, listing.minimum_sdk)
-    if too_old and listing is not None:
-        os_name = "Android" if store == PLAY else "iOS"
-        shown = device_os.release or f"API {device_os.sdk}"
-        minimum = listing.minimum_os or f"API {listing.minimum_sdk}"
-        findings.append(
-            ctx.finding(
-                "store.os_unsupported",
-                store=listing.store,
-                store_name=STORE_NAMES[listing.store],
-                os_name=os_name,
-                os_version=shown,
-                os_sdk=device_os.sdk,
-                minimum=minimum,
-                minimum_sdk=listing.minimum_sdk,
-            )
-        )
-    status = Status.WARN if findings else result.status
-    return ProbeResult(result.id, status, result.summary, tuple(findings), result.metrics, details)
+    if listing is None or not is_too_old(device_os, listing.minimum_os, listing.minimum_sdk):
+        return replace(result, details=details)
+    os_name = "Android" if listing.store == PLAY else "iOS"
+    shown = device_os.release or f"API {device_os.sdk}"
+    minimum = listing.minimum_os or f"API {listing.minimum_sdk}"
+    finding = ctx.finding(
+        "store.os_unsupported",
+        store=listing.store,
+        store_name=STORE_NAMES[listing.store],
+        os_name=os_name,
+        os_version=shown,
+        os_sdk=device_os.sdk,
+        minimum=minimum,
+        minimum_sdk=listing.minimum_sdk,
+    )
+    too_old = ctx.text(
+        id=f"{os_name} {shown} terlalu lama untuk JMO terbaru (minimum {minimum}). ",
+        en=f"{os_name} {shown} is too old for the current JMO (needs {minimum}). ",
+    )
+    return replace(
+        result,
+        status=Status.WARN,
+        summary=too_old + result.summary,
+        findings=(*result.findings, finding),
+        details=details,
+    )
 
 
 def _release_text(ctx: ProbeContext, item: StoreResult) -> str:
