@@ -503,6 +503,15 @@ def _slow_connection(facts: Facts) -> Candidate | None:
     return Candidate("slow_connection", HIGH if low else MEDIUM, low + bloat, explains=queueing)
 
 
+def _device_unsupported(facts: Facts) -> Candidate | None:
+    too_old = facts.having(frozenset({"store.os_unsupported"}))
+    if not too_old:
+        return None
+    # the phone cannot take the update the store offers: that finding is this cause's too
+    outdated = frozenset(facts.having(frozenset({"store.outdated"})))
+    return Candidate("device_unsupported", HIGH, too_old, explains=outdated)
+
+
 def _found_by(codes: Iterable[str], cause_id: str) -> Rule:
     wanted = frozenset(codes)
 
@@ -528,7 +537,7 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "unstable_connection": _unstable_connection,
         "slow_connection": _slow_connection,
         "app_outdated": _found_by({"store.outdated"}, "app_outdated"),
-        "device_unsupported": _found_by({"store.os_unsupported"}, "device_unsupported"),
+        "device_unsupported": _device_unsupported,
         "kpj_invalid": _found_by({"kpj.invalid"}, "kpj_invalid"),
     }
 )
