@@ -18,6 +18,7 @@ from probes.store._versions import compare, parse_version
 
 GETPROP_TIMEOUT_S = 3.0
 RELEASE_PROP, SDK_PROP = "ro.build.version.release", "ro.build.version.sdk"
+SYSTEM_BIN = "/system/bin"
 #: "Android 7.1", "iOS 16.4": the platform word in front of the number is dropped.
 _PLATFORM_WORD = re.compile(r"^\s*(?:android|ios|ipados)\s+", re.IGNORECASE)
 
@@ -62,7 +63,8 @@ async def discover_os(
         return UNKNOWN
     limit = min(timeout, GETPROP_TIMEOUT_S)
     if termux:
-        getprop = shutil.which("getprop")
+        # termux-tools puts a getprop wrapper on PATH; Android's own is in /system/bin
+        getprop = shutil.which("getprop") or shutil.which("getprop", path=SYSTEM_BIN)
         found = await _getprop([getprop], limit) if getprop else None
         return DeviceOS(found.release, found.sdk, "device") if found else UNKNOWN
     adb = shutil.which("adb")

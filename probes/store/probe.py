@@ -3,9 +3,11 @@
 Cause 2 of the help article is "JMO not updated". The probe reads the store listings
 (Play's details page, Apple's iTunes lookup API), finds out which version is installed
 (``--app-version``/config, adb, or on the phone), and reports ``store.outdated`` when a
-store offers a newer one. What it cannot read becomes ``store.unavailable`` with the
-reason — a warning, not a failure: the network probes judge the network, this one only
-the app version.
+store offers a newer one. It also compares the phone's OS (``--os-version``, ``getprop``
+on the phone or over adb) with the minimum the listing names: ``store.os_unsupported``.
+A Play listing that "varies with device" names no version; that is said, not an error.
+What it cannot read becomes ``store.unavailable`` with the reason — a warning, not a
+failure: the network probes judge the network, this one only the app and the phone.
 
 The platform decides which store counts: ``--platform``, else Android on Termux, else
 both stores are read and each one that is ahead is reported by name.
