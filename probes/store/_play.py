@@ -288,8 +288,8 @@ def _legacy_note(node: list[Any]) -> tuple[str, str] | None:
             continue
         if link[:2] != [None, None] or not isinstance(link[2], str):
             continue
-        if _stamp_day(stamp) is not None:
-            return _stamp_day(stamp) or "", notes[1]
+        if (day := _stamp_day(stamp)) is not None:
+            return day, notes[1]
     return None
 
 
