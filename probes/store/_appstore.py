@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from probes.store._versions import parse_version
+from probes.store._versions import os_version_text, parse_version
 
 #: A listing is a few kB; more is not the lookup API (and json would spend time on it).
 MAX_BODY_BYTES = 5_000_000
@@ -70,9 +70,8 @@ def parse_lookup(body: bytes) -> AppStoreListing:
     version = first.get("version")
     if parse_version(version) is None:
         raise ListingError("bad_version", f"no usable version in the answer: {str(version)[:40]!r}")
-    minimum = _text(first.get("minimumOsVersion"), 20)
-    if parse_version(minimum) is None:
-        minimum = None  # absent or not a version: the check then says nothing
+    # absent or not a version: the OS check then says nothing
+    minimum = os_version_text(first.get("minimumOsVersion"))
     url = _text(first.get("trackViewUrl"), 500)
     if url is not None and not url.startswith(("https://", "http://")):
         url = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from probes._common.command import run_command
 from probes.store._installed import AdbDevice, adb_shell, choose_device, parse_adb_devices
-from probes.store._versions import compare, parse_version
+from probes.store._versions import compare, os_version_text, parse_version
 
 GETPROP_TIMEOUT_S = 3.0
 RELEASE_PROP, SDK_PROP = "ro.build.version.release", "ro.build.version.sdk"
@@ -37,8 +37,7 @@ def clean_release(text: str | None) -> str | None:
     """The version in what a user or getprop wrote; None when there is none."""
     if text is None:
         return None
-    cleaned = _PLATFORM_WORD.sub("", text.strip())
-    return cleaned if parse_version(cleaned) is not None else None
+    return os_version_text(_PLATFORM_WORD.sub("", text.strip()))
 
 
 def parse_sdk(text: str | None) -> int | None:

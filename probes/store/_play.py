@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from probes.store._versions import is_varies, parse_version
+from probes.store._versions import is_varies, os_version_text, parse_version
 
 MAX_PAGE_CHARS = 6_000_000
 MAX_BLOCKS = 200
@@ -206,8 +206,7 @@ def _minimum(levels: list[Any] | None) -> tuple[str | None, int | None]:
         if isinstance(node, list) and len(node) == 1:
             node = node[0]
     if isinstance(node, list) and len(node) == 2 and type(node[0]) is int:
-        release = node[1] if isinstance(node[1], str) and len(node[1]) <= 20 else None
-        return release, node[0] if 1 <= node[0] <= 1000 else None
+        return os_version_text(node[1]), node[0] if 1 <= node[0] <= 1000 else None
     return None, None
 
 

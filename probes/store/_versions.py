@@ -46,6 +46,19 @@ class AppVersion:
     letter: int = 0
 
 
+#: An OS version as stores and getprop write it: "7.0", "11", "4.0.3", "16.4.1".
+_OS_VERSION = re.compile(r"\d{1,3}(?:\.\d{1,3}){0,3}")
+
+
+def os_version_text(text: object) -> str | None:
+    """``text`` when it is exactly an OS version, else None: what a page or a device says
+    is shown to people, so nothing but digits and dots gets through."""
+    if not isinstance(text, str):
+        return None
+    cleaned = text.strip()
+    return cleaned if _OS_VERSION.fullmatch(cleaned) else None
+
+
 def is_varies(text: object) -> bool:
     return isinstance(text, str) and text.strip().casefold() in VARIES_TEXTS
 

@@ -124,3 +124,8 @@ def test_real_2018_lookup_with_minimum_os() -> None:
 def test_minimum_os_that_is_no_version_is_dropped() -> None:
     body = b'{"resultCount":1,"results":[{"version":"4.1","minimumOsVersion":"latest"}]}'
     assert parse_lookup(body).minimum_os is None
+
+
+def test_minimum_os_with_control_characters_is_dropped() -> None:
+    body = b'{"resultCount":1,"results":[{"version":"4.1","minimumOsVersion":"13.0\\u001b[2J"}]}'
+    assert parse_lookup(body).minimum_os is None

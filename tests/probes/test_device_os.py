@@ -65,6 +65,7 @@ def discover(**kwargs: object) -> DeviceOS:
         ("iOS 16.4.1", "16.4.1"),
         (" 14 ", "14"),
         ("R", None),  # a preview's codename is no number
+        ("7.1.2\x1b[2J", None),  # what reaches a terminal is digits and dots only
         ("", None),
         (None, None),
     ],

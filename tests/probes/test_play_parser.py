@@ -272,3 +272,10 @@ def test_arbitrary_data_blocks(tree: object) -> None:
 @given(st.integers(1, 50_000))
 def test_deep_nesting(depth: int) -> None:
     _check("AF_initDataCallback({key: 'ds:5', data:" + "[" * depth + "]" * depth + "});")
+
+
+def test_a_minimum_that_is_not_a_bare_number_is_dropped() -> None:
+    # the page's words reach the terminal: nothing but digits and dots may pass
+    page = PAGE_2025_KO.replace('[[[24,"7.0"]]]', '[[[24,"7.0\\u001b[2J"]]]')
+    listing = parse_play_page(page)
+    assert (listing.version, listing.min_android, listing.min_sdk) == ("1.5.1", None, 24)
