@@ -1,6 +1,6 @@
-"""The Play page parser (probes.store._play) on real pages from 2018, 2021, 2022 and 2025, on pages
-derived from them, and on arbitrary or mutated input (hypothesis): it never raises, never
-hangs, and names a version only when the page holds one."""
+"""The Play page parser (probes.store._play) on real pages of 2018, 2019, 2021, 2022 and
+2025, on pages derived from them, and on arbitrary or mutated input (hypothesis): it never
+raises, never hangs, and names a version only when the page holds one."""
 
 from __future__ import annotations
 
@@ -21,18 +21,28 @@ PAGE_2025 = (FIXTURES / "2025-upgrader-issue520-com.raiseright.edumarketapp.html
     "utf-8"
 )
 PAGE_LABEL = (FIXTURES / "built-2019-layout-current-version.html").read_text("utf-8")
+PAGE_2019 = (FIXTURES / "2019-jomingyu-com.instagram.igtv.html").read_text("utf-8")
 PAGE_2021_AUG = (FIXTURES / "2021-upgrader-page1-com.moonwink.treasury.html").read_text("utf-8")
 PAGE_2021_NOV = (FIXTURES / "2021-upgrader-page2-com.moonwink.treasury.html").read_text("utf-8")
 PAGE_2025_KO = (
     FIXTURES / "2025-upgrader-issue521-com.youngkiu.stock_knee_shoulder.html"
 ).read_text("utf-8")
-REAL_PAGES = [PAGE_2018, PAGE_2021_AUG, PAGE_2021_NOV, PAGE_2022, PAGE_2025, PAGE_2025_KO]
+REAL_PAGES = [
+    PAGE_2018,
+    PAGE_2019,
+    PAGE_2021_AUG,
+    PAGE_2021_NOV,
+    PAGE_2022,
+    PAGE_2025,
+    PAGE_2025_KO,
+]
 REAL_PAGES.append(PAGE_LABEL)
 
 
 # (page, version, varies, released, notes starts with, minimum Android, SDK level)
 EVERY_REAL_PAGE = [
     (PAGE_2018, "1.0.2", False, None, None, "4.0.3", None),
+    (PAGE_2019, "120.0.0.29.118", False, "2019-11-21", "The latest version", "4.4", None),
     (PAGE_2021_AUG, "1.23.0", False, "2021-05-25", "Minor updates", "6.0", None),
     (PAGE_2021_NOV, "2.0.2", False, "2021-11-10", "Minor updates", "6.0", None),
     (PAGE_2022, "2.3.0", False, "Feb 21, 2022", "Minor updates", "6.0", 23),
@@ -44,7 +54,7 @@ EVERY_REAL_PAGE = [
 @pytest.mark.parametrize(
     ("page", "version", "varies", "released", "notes", "min_android", "min_sdk"),
     EVERY_REAL_PAGE,
-    ids=["2018", "2021-08", "2021-11", "2022", "2025-varies", "2025-ko"],
+    ids=["2018", "2019", "2021-08", "2021-11", "2022", "2025-varies", "2025-ko"],
 )
 def test_every_real_page(
     page: str,
