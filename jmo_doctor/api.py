@@ -101,6 +101,7 @@ class RunOptions:
 
     kpj: str | None = None
     app_version: str | None = None
+    os_version: str | None = None  # the phone's Android/iOS version, when given
     platform: str | None = None  # "android" | "ios" | None (detect)
     quick: bool = False
     verbose: bool = False

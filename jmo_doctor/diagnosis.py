@@ -503,6 +503,15 @@ def _slow_connection(facts: Facts) -> Candidate | None:
     return Candidate("slow_connection", HIGH if low else MEDIUM, low + bloat, explains=queueing)
 
 
+def _device_unsupported(facts: Facts) -> Candidate | None:
+    too_old = facts.having(frozenset({"store.os_unsupported"}))
+    if not too_old:
+        return None
+    # the phone cannot take the update the store offers: that finding is this cause's too
+    outdated = frozenset(facts.having(frozenset({"store.outdated"})))
+    return Candidate("device_unsupported", HIGH, too_old, explains=outdated)
+
+
 def _found_by(codes: Iterable[str], cause_id: str) -> Rule:
     wanted = frozenset(codes)
 
@@ -528,6 +537,7 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "unstable_connection": _unstable_connection,
         "slow_connection": _slow_connection,
         "app_outdated": _found_by({"store.outdated"}, "app_outdated"),
+        "device_unsupported": _device_unsupported,
         "kpj_invalid": _found_by({"kpj.invalid"}, "kpj_invalid"),
     }
 )
@@ -560,6 +570,9 @@ FOLDS: Mapping[str, frozenset[str]] = MappingProxyType(
         "dns_failure": frozenset({"tls_intercepted", "bpjs_unreachable"}),
         "unstable_connection": frozenset({"dns_failure", "bpjs_unreachable"}),
         "slow_connection": frozenset({"unstable_connection"}),
+        # a phone too old for the current JMO cannot take the update: "update JMO" is
+        # not a step it can follow, the system update or another phone is
+        "device_unsupported": frozenset({"app_outdated"}),
     }
 )
 

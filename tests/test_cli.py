@@ -42,6 +42,7 @@ def _one_error_line(err: str) -> str:
         (["run", "--timeout", "abc"], "--timeout"),
         (["run", "--only", "nosuch"], "unknown probe id 'nosuch'"),
         (["run", "--platform", "symbian"], "--platform"),
+        (["run", "--os-version", "latest"], "--os-version"),
         (["causes", "nosuch"], "unknown cause id 'nosuch'"),
         (["nosuchcommand"], "No such command"),
         (["run", "--config", "/nonexistent/jmo.toml"], "config file not found"),

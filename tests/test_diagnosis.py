@@ -140,6 +140,12 @@ TYPICAL: list[tuple[str, list[Finding], ExitStatus]] = [
         ExitStatus.WARNING,
     ),
     ("kpj_invalid", [finding("kpj.invalid", reason="length", length=9)], ExitStatus.WARNING),
+    (
+        # the app cannot be updated, but BPJS is reachable: a warning like app_outdated
+        "device_unsupported",
+        [finding("store.os_unsupported", store="play", os_version="6.0.1", minimum="7.0")],
+        ExitStatus.WARNING,
+    ),
     # a plug-in probe (any id jmo-doctor does not ship) failing with a finding of its own
     ("unexplained_failure", [finding("corpvpn.down", reason="no tunnel")], ExitStatus.WARNING),
     ("kpj_not_linked", [], ExitStatus.OK),
@@ -597,3 +603,14 @@ def test_a_slow_link_explains_its_queueing_delay_and_drops() -> None:
     # without a throughput measurement, loss is the unstable link's
     found = run_diagnosis([lossy], targets, "en")
     assert found.causes[0].id == "unstable_connection"
+
+
+def test_a_phone_too_old_for_the_update_absorbs_app_outdated() -> None:
+    # "update JMO" is a step such a phone cannot follow: the OS update or another phone is
+    diagnosis = check(
+        finding("store.outdated", installed="4.0.3", latest="4.15.14", store="play"),
+        finding("store.os_unsupported", store="play", os_version="6.0.1", minimum="7.0"),
+    )
+    assert ids(diagnosis) == ["device_unsupported"]
+    assert set(diagnosis.causes[0].evidence) == {"store.outdated", "store.os_unsupported"}
+    assert diagnosis.status is ExitStatus.WARNING and not diagnosis.all_clear

@@ -227,3 +227,90 @@ def test_one_store_down_the_other_still_decides(lab: Lab) -> None:
     assert found == {("store.unavailable", "play"), ("store.outdated", "appstore")}
     assert f"terbaru {APPSTORE_LATEST} (App Store)" in store["summary"]
     assert store["details"]["stores"]["play"]["error"] == "connect_failed"
+
+
+# --- the 2025/2026 layout: "Varies with device" --------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: The real 2025 page whose version slot is empty ([null, []]); the layout Play still
+#: serves in 2026. Only the package and the date are changed (see fixtures/play/README.md).
+VARIES_PAGE = (
+    (FIXTURES / "play" / "2025-upgrader-issue520-com.raiseright.edumarketapp.html")
+    .read_text("utf-8")
+    .replace("com.raiseright.edumarketapp", "com.bpjstku")
+    .replace("Sep 3, 2025", "Nov 20, 2026")
+)
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+def test_2026_varies_page_is_said_plainly_and_blames_nothing(lab: Lab) -> None:
+    lab.set_route(PLAY_HOST, "/store/apps/details", body=VARIES_PAGE, headers=HTML)
+    code, doc = doctor(lab, platform="android")
+
+    assert code == 0 and doc["status"] == "ok"
+    assert_network_healthy(doc)
+    assert cause_ids(doc)[0] == "kpj_not_linked"  # nothing on the device, network or app
+    store = probe(doc, "store")
+    assert store["status"] == "pass" and codes(store) == []
+    play = store["details"]["stores"]["play"]
+    assert play["varies_with_device"] is True and play["latest"] is None
+    assert play["released"] == "Nov 20, 2026"
+    assert "error" not in play  # not version_not_found
+
+    code, text = doctor(lab, "--lang", "id", platform="android", output="text")
+    assert code == 0
+    assert "toko tidak menyebut satu versi (bervariasi menurut perangkat" in words(text)
+
+
+# --- device_unsupported: the phone's OS is below the listing's minimum -----------------------
+
+
+def test_android_older_than_the_play_minimum_is_device_unsupported(lab: Lab) -> None:
+    # the lab's Play page names Android 7.0 (SDK 24) as the minimum; the store is also
+    # ahead, but an update this phone cannot take is not the fix
+    lab.store_versions(play=PLAY_LATEST)
+    code, doc = doctor(lab, "--os-version", "6.0.1", platform="android")
+
+    assert code == 1 and doc["status"] == "warning"
+    assert_network_healthy(doc)
+    first = doc["causes"][0]
+    assert first["id"] == "device_unsupported" and first["rank"] == 1
+    assert set(first["evidence"]) == {"store.os_unsupported", "store.outdated"}
+    assert "app_outdated" not in cause_ids(doc)
+    store = probe(doc, "store")
+    [finding] = [f for f in store["findings"] if f["code"] == "store.os_unsupported"]
+    assert finding["data"]["os_version"] == "6.0.1" and finding["data"]["minimum"] == "7.0"
+    assert finding["data"]["minimum_sdk"] == 24
+    assert store["details"]["stores"]["play"]["minimum_os"] == "7.0"
+
+    code, text = doctor(
+        lab, "--lang", "id", "--os-version", "6.0.1", platform="android", output="text"
+    )
+    shown = words(text)
+    assert code == 1
+    assert "Android 6.0.1" in shown and "Android 7.0" in shown
+    assert "lapakasik.bpjsketenagakerjaan.go.id" in shown  # the way without the app
+    assert shown.endswith("(kode keluar 1)")
+
+
+def test_iphone_older_than_the_lookup_minimum_is_device_unsupported(lab: Lab) -> None:
+    lookup = (FIXTURES / "appstore" / "lookup-one-result.json").read_text("utf-8")
+    lab.set_route(
+        APPSTORE_HOST, "/lookup", body=lookup, headers={"Content-Type": "text/javascript"}
+    )
+    code, doc = doctor(lab, "--os-version", "12.5.7", platform="ios", app_version="4.15.14")
+
+    assert code == 1 and doc["causes"][0]["id"] == "device_unsupported"
+    [finding] = probe(doc, "store")["findings"]
+    assert finding["code"] == "store.os_unsupported"
+    assert (finding["data"]["os_name"], finding["data"]["minimum"]) == ("iOS", "13.0")
+
+
+def test_a_new_enough_phone_is_not_device_unsupported(lab: Lab) -> None:
+    code, doc = doctor(lab, "--os-version", "14", platform="android", app_version="3.10.2")
+    assert code == 0 and "device_unsupported" not in cause_ids(doc)
+    assert probe(doc, "store")["details"]["device_os"] == {
+        "version": "14",
+        "sdk": None,
+        "source": "option",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -16,6 +17,17 @@ if TYPE_CHECKING:
     from jmo_doctor.monitor.watch import RunBudget
 
 RUN_FORMATS = (*FORMATS, "prom", "nagios")
+
+
+#: "8.1", "Android 8.1", "iOS 16.4.1": an optional platform word, then a dotted number.
+_OS_VERSION = re.compile(r"(?:(?:android|ios|ipados) )?\d{1,3}(?:\.\d{1,3}){0,3}", re.IGNORECASE)
+
+
+def _os_version(_ctx: Any, _param: Any, value: str | None) -> str | None:
+    # checked here, not in the probe: a typo must stop the run (exit 3), not vanish
+    if value is None or _OS_VERSION.fullmatch(value.strip()):
+        return value.strip() if value else None
+    raise click.BadParameter("give the version as numbers, e.g. 8.1 or 16.4")
 
 
 def _finite_timeout(_ctx: Any, _param: Any, value: float | None) -> float | None:
@@ -47,6 +59,13 @@ def _finite_timeout(_ctx: Any, _param: Any, value: float | None) -> float | None
 )
 @click.option("--kpj", metavar="NUMBER", help="Your KPJ number, checked offline (redacted).")
 @click.option("--app-version", metavar="VERSION", help="The JMO version installed.")
+@click.option(
+    "--os-version",
+    callback=_os_version,
+    metavar="VERSION",
+    help="The phone's Android or iOS version (e.g. 8.1), with --platform: checked against "
+    "the minimum the store names for JMO.",
+)
 @click.option("--platform", "platform_name", type=click.Choice(("android", "ios")))
 @click.option("--no-history", is_flag=True, help="Do not record this run in the history.")
 @click.option("--no-redact", is_flag=True, help="Keep personal data in the report.")
@@ -68,6 +87,7 @@ def run(
     timeout: float | None,
     kpj: str | None,
     app_version: str | None,
+    os_version: str | None,
     platform_name: str | None,
     no_history: bool,
     no_redact: bool,
@@ -99,6 +119,7 @@ def run(
     options = RunOptions(
         kpj=kpj,
         app_version=app_version or config.app.installed_version or None,
+        os_version=os_version,
         platform=platform_name,
         quick=quick,
         verbose=verbose,

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from probes.store._versions import parse_version
+from probes.store._versions import os_version_text, parse_version
 
 #: A listing is a few kB; more is not the lookup API (and json would spend time on it).
 MAX_BODY_BYTES = 5_000_000
@@ -35,6 +35,8 @@ class AppStoreListing:
     released: str | None = None
     notes: str | None = None
     url: str | None = None
+    #: ``minimumOsVersion``: the oldest iOS the current version installs on ("15.0").
+    minimum_os: str | None = None
 
 
 def _text(value: Any, limit: int = 300) -> str | None:
@@ -68,6 +70,8 @@ def parse_lookup(body: bytes) -> AppStoreListing:
     version = first.get("version")
     if parse_version(version) is None:
         raise ListingError("bad_version", f"no usable version in the answer: {str(version)[:40]!r}")
+    # absent or not a version: the OS check then says nothing
+    minimum = os_version_text(first.get("minimumOsVersion"))
     url = _text(first.get("trackViewUrl"), 500)
     if url is not None and not url.startswith(("https://", "http://")):
         url = None
@@ -77,4 +81,5 @@ def parse_lookup(body: bytes) -> AppStoreListing:
         released=_text(first.get("currentVersionReleaseDate"), 40),
         notes=_text(first.get("releaseNotes"), MAX_NOTES_CHARS),
         url=url,
+        minimum_os=minimum,
     )

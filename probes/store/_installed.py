@@ -18,7 +18,11 @@ from probes._common.command import run_command
 
 ADB_TIMEOUT_S = 4.0
 DEVICE_TIMEOUT_S = 3.0
-_VERSION_NAME = re.compile(r"^\s*versionName=(\S{1,64})\s*$", re.MULTILINE)
+#: The whole value: versionNames may carry a build note after a space (``11.0.55
+#: (448-156917137)``, Google Play services); the version is the part before it.
+_VERSION_NAME = re.compile(r"^[ \t]*versionName=([^\r\n]{1,120})$", re.MULTILINE)
+#: adb's own states besides "device" (a serial may contain spaces: "(no serial number)").
+NOT_READY = ("unauthorized", "offline", "no permissions", "authorizing", "connecting")
 
 
 @dataclass(frozen=True)
@@ -33,22 +37,63 @@ class Installed:
 
 def parse_version_name(dump: str) -> str | None:
     """``versionName=`` of ``dumpsys package PKG``: the first one is the installed package
-    (an updated system app lists its factory version after it)."""
+    (an updated system app lists its factory version after it). ``versionName=null`` (an
+    app built without one) is no version, not the word "null"."""
     match = _VERSION_NAME.search(dump)
-    return match.group(1) if match else None
+    if match is None:
+        return None
+    value = match.group(1).strip()
+    first = value.split()[0] if value else ""
+    return None if first in ("", "null") else first[:64]
 
 
-def parse_adb_devices(listing: str) -> list[str]:
-    """Serials that ``adb devices`` lists as ready (not ``unauthorized`` or ``offline``)."""
-    serials = []
-    for line in listing.splitlines():
-        line = line.strip()
-        if not line or line.startswith(("*", "List of devices")):
+@dataclass(frozen=True)
+class AdbDevice:
+    serial: str
+    state: str  # "device" when ready; else adb's word ("unauthorized", "offline", …)
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "device"
+
+    @property
+    def addressable(self) -> bool:
+        """Whether ``-s serial`` reaches it: adb prints "(no serial number)" for a device
+        whose USB serial is empty, and ``-s`` cannot name that one."""
+        return bool(self.serial) and not self.serial.startswith("(")
+
+
+def parse_adb_devices(listing: str) -> list[AdbDevice]:
+    """Every device ``adb devices`` lists, ready or not. The serial and the state are
+    separated by a tab; both may contain spaces ("(no serial number)", "no permissions
+    (user … is not in the plugdev group)")."""
+    devices = []
+    for raw in listing.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("*", "List of devices", "adb server")):
             continue
-        parts = line.split()
-        if len(parts) >= 2 and parts[1] == "device":
-            serials.append(parts[0])
-    return serials
+        if "\t" in line:
+            serial, _, state = line.partition("\t")
+        else:  # spaces only (copied output, `adb devices -l`): the state is a known word
+            serial, state = _split_on_state(line)
+        state = state.strip()
+        # adb's state is one word, but for "no permissions"; `-l` appends "usb:… model:…"
+        word = state.split(" (")[0].split()
+        kept = word[:2] if word[:1] == ["no"] else word[:1]
+        devices.append(AdbDevice(serial.strip(), " ".join(kept)))
+    return devices
+
+
+def _split_on_state(line: str) -> tuple[str, str]:
+    for state in ("device", *NOT_READY):
+        at = line.find(f" {state}")
+        while at >= 0:
+            after = line[at + 1 + len(state) : at + 2 + len(state)]
+            if after in ("", " "):
+                return line[:at], line[at + 1 :]
+            at = line.find(f" {state}", at + 1)
+    serial, _, rest = line.partition(" ")
+    return serial, rest
 
 
 async def from_adb(package: str, timeout: float = ADB_TIMEOUT_S) -> Installed:
@@ -58,20 +103,38 @@ async def from_adb(package: str, timeout: float = ADB_TIMEOUT_S) -> Installed:
     listing = await run_command([adb, "devices"], timeout)
     if listing.timed_out:
         return Installed(None, "none", "adb_timeout", "adb devices did not answer in time")
-    devices = parse_adb_devices(listing.output)
-    if not devices:
-        return Installed(None, "none", "no_device", "adb lists no ready device")
-    if len(devices) > 1:
-        return Installed(None, "none", "many_devices", f"adb lists {len(devices)} devices")
-    dump = await run_command(
-        [adb, "-s", devices[0], "shell", "dumpsys", "package", package], timeout
-    )
+    device = choose_device(parse_adb_devices(listing.output))
+    if isinstance(device, Installed):
+        return device
+    dump = await run_command([*adb_shell(adb, device), "dumpsys", "package", package], timeout)
     if dump.timed_out:
         return Installed(None, "none", "adb_timeout", "adb shell did not answer in time")
     version = parse_version_name(dump.output)
     if version is None:
         return Installed(None, "none", "not_installed", f"{package} is not on the device")
     return Installed(version, "adb")
+
+
+def choose_device(devices: list[AdbDevice]) -> AdbDevice | Installed:
+    """The one ready device, or why there is none to ask (as an unknown :class:`Installed`)."""
+    ready = [d for d in devices if d.ready]
+    if len(ready) > 1:
+        return Installed(None, "none", "many_devices", f"adb lists {len(ready)} devices")
+    if ready:
+        return ready[0]
+    waiting = [d for d in devices if d.state in ("unauthorized", "authorizing")]
+    if waiting:
+        return Installed(None, "none", "unauthorized", "the phone has not allowed USB debugging")
+    if devices:
+        states = ", ".join(sorted({d.state or "?" for d in devices}))
+        return Installed(None, "none", "device_offline", f"adb lists the phone as {states}")
+    return Installed(None, "none", "no_device", "adb lists no ready device")
+
+
+def adb_shell(adb: str, device: AdbDevice) -> list[str]:
+    """``adb [-s SERIAL] shell``: without ``-s`` when the serial cannot name the device
+    (it is then the only ready one, and adb picks it)."""
+    return [adb, "-s", device.serial, "shell"] if device.addressable else [adb, "shell"]
 
 
 async def from_device(package: str, timeout: float = DEVICE_TIMEOUT_S) -> Installed:

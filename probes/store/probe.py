@@ -3,9 +3,11 @@
 Cause 2 of the help article is "JMO not updated". The probe reads the store listings
 (Play's details page, Apple's iTunes lookup API), finds out which version is installed
 (``--app-version``/config, adb, or on the phone), and reports ``store.outdated`` when a
-store offers a newer one. What it cannot read becomes ``store.unavailable`` with the
-reason — a warning, not a failure: the network probes judge the network, this one only
-the app version.
+store offers a newer one. It also compares the phone's OS (``--os-version``, ``getprop``
+on the phone or over adb) with the minimum the listing names: ``store.os_unsupported``.
+A Play listing that "varies with device" names no version; that is said, not an error.
+What it cannot read becomes ``store.unavailable`` with the reason — a warning, not a
+failure: the network probes judge the network, this one only the app and the phone.
 
 The platform decides which store counts: ``--platform``, else Android on Termux, else
 both stores are read and each one that is ahead is reported by name.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -33,6 +35,7 @@ from jmo_doctor.api import (
 )
 from probes._common.net import budget
 from probes.store._appstore import ListingError, parse_lookup
+from probes.store._device_os import DeviceOS, discover_os, is_too_old
 from probes.store._installed import Installed, discover
 from probes.store._play import parse_play_page
 from probes.store._versions import is_newer, parse_version
@@ -46,8 +49,9 @@ MAX_REDIRECTS = 5
 NOTE_LINES = 3
 NOTE_LINE_CHARS = 200
 
-#: Why a listing could not be read, in both languages (``{code}`` and ``{country}`` filled).
-REASONS: dict[str, tuple[str, str]] = {
+#: Why a listing could not be read (``{code}`` and ``{country}`` filled); these become the
+#: probe's ``messages`` under ``store.reason.<key>``.
+_REASONS: dict[str, tuple[str, str]] = {
     "timeout": ("waktu habis", "timed out"),
     "connect_failed": ("tidak dapat terhubung", "could not connect"),
     "http_error": ("kesalahan HTTP", "HTTP error"),
@@ -74,11 +78,19 @@ REASONS: dict[str, tuple[str, str]] = {
     "not_configured": ("tidak diatur di konfigurasi [app]", "not set in the [app] config"),
 }
 
-#: Why the installed version is unknown, in both languages.
-INSTALLED_REASONS: dict[str, tuple[str, str]] = {
+#: Why the installed version is unknown: ``messages`` under ``store.installed.<key>``.
+_INSTALLED_REASONS: dict[str, tuple[str, str]] = {
     "adb_missing": ("adb tidak ada", "adb is not installed"),
     "adb_timeout": ("adb tidak menjawab", "adb did not answer"),
     "no_device": ("tidak ada ponsel tersambung ke adb", "no phone is attached to adb"),
+    "unauthorized": (
+        "ponsel di adb belum mengizinkan USB debugging (ketuk Izinkan di ponsel)",
+        "the adb phone has not allowed USB debugging yet (tap Allow on the phone)",
+    ),
+    "device_offline": (
+        "ponsel di adb tidak siap (offline)",
+        "the adb phone is not ready (offline)",
+    ),
     "many_devices": ("lebih dari satu ponsel tersambung ke adb", "several phones are on adb"),
     "not_installed": ("JMO tidak terpasang di ponsel adb", "JMO is not on the adb phone"),
     "denied": (
@@ -87,6 +99,48 @@ INSTALLED_REASONS: dict[str, tuple[str, str]] = {
     ),
     "ios": ("versi di iPhone tidak dapat dibaca dari sini", "an iPhone cannot be read from here"),
     "bad_version": ("versi yang diberikan tidak valid", "the version given is not a version"),
+}
+
+
+REASON_PREFIX, INSTALLED_PREFIX = "store.reason.", "store.installed."
+
+
+def _words(prefix: str, table: dict[str, tuple[str, str]]) -> dict[str, dict[str, str]]:
+    return {
+        prefix + key: {"id": id_text, "en": en_text} for key, (id_text, en_text) in table.items()
+    }
+
+
+#: Finding texts, then the words the findings are built from.
+MESSAGES: dict[str, dict[str, str]] = {
+    "store.outdated": {
+        "id": "JMO yang terpasang versi {installed}, sedangkan {store_name} menawarkan "
+        "versi {latest}.{release_text} Perbarui JMO lewat {store_name}: {url}",
+        "en": "The installed JMO is version {installed}; {store_name} offers version "
+        "{latest}.{release_text} Update JMO from {store_name}: {url}",
+    },
+    "store.installed_unknown": {
+        "id": "Versi JMO yang terpasang tidak diketahui ({reason_text}). Versi terbaru: "
+        "{latest_text}. Lihat versinya di JMO atau di Pengaturan > Aplikasi, lalu "
+        "jalankan lagi dengan --app-version VERSI.",
+        "en": "The installed JMO version is unknown ({reason_text}). Latest: "
+        "{latest_text}. Look it up in JMO or in Settings > Apps and run again with "
+        "--app-version VERSION.",
+    },
+    "store.unavailable": {
+        "id": "Versi JMO di {store_name} tidak dapat dibaca: {reason_text}.",
+        "en": "The JMO listing on {store_name} could not be read: {reason_text}.",
+    },
+    "store.os_unsupported": {
+        "id": "Ponsel ini memakai {os_name} {os_version}, sedangkan JMO terbaru di "
+        "{store_name} membutuhkan {os_name} {minimum} atau yang lebih baru: JMO tidak bisa "
+        "diperbarui di ponsel ini.",
+        "en": "This phone runs {os_name} {os_version}, while the current JMO on "
+        "{store_name} needs {os_name} {minimum} or newer: JMO cannot be updated on this "
+        "phone.",
+    },
+    **_words(REASON_PREFIX, _REASONS),
+    **_words(INSTALLED_PREFIX, _INSTALLED_REASONS),
 }
 
 
@@ -106,7 +160,10 @@ class StoreResult:
     varies: bool = False
     released: str | None = None
     notes: str | None = None
-    error: str = ""  # a REASONS key when the listing could not be read
+    #: The oldest OS the listing's current version installs on, and Android's SDK level.
+    minimum_os: str | None = None
+    minimum_sdk: int | None = None
+    error: str = ""  # a store.reason.* key when the listing could not be read
     detail: str = ""
     values: dict[str, Any] = field(default_factory=dict)
 
@@ -118,6 +175,10 @@ class StoreResult:
             detail["released"] = self.released
         if self.notes:
             detail["release_notes"] = first_lines(self.notes)
+        if self.minimum_os or self.minimum_sdk:
+            detail["minimum_os"] = self.minimum_os
+            if self.minimum_sdk:
+                detail["minimum_sdk"] = self.minimum_sdk
         if self.error:
             detail["error"] = self.error
             detail["error_detail"] = self.detail
@@ -205,6 +266,8 @@ async def read_play(ctx: ProbeContext) -> StoreResult:
         varies=listing.varies,
         released=listing.released,
         notes=listing.notes,
+        minimum_os=listing.min_android,
+        minimum_sdk=listing.min_sdk,
     )
 
 
@@ -244,6 +307,7 @@ async def read_appstore(ctx: ProbeContext) -> StoreResult:
         version=listing.version,
         released=listing.released,
         notes=listing.notes,
+        minimum_os=listing.minimum_os,
     )
 
 
@@ -259,33 +323,14 @@ class StoreProbe(BaseProbe):
     id: ClassVar[str] = "store"
     title: ClassVar[LocalText] = {"id": "Versi aplikasi JMO", "en": "JMO app version"}
     order: ClassVar[int] = 80
-    messages: ClassVar[Messages] = {
-        "store.outdated": {
-            "id": "JMO yang terpasang versi {installed}, sedangkan {store_name} menawarkan "
-            "versi {latest}.{release_text} Perbarui JMO lewat {store_name}: {url}",
-            "en": "The installed JMO is version {installed}; {store_name} offers version "
-            "{latest}.{release_text} Update JMO from {store_name}: {url}",
-        },
-        "store.installed_unknown": {
-            "id": "Versi JMO yang terpasang tidak diketahui ({reason_text}). Versi terbaru: "
-            "{latest_text}. Lihat versinya di JMO atau di Pengaturan > Aplikasi, lalu "
-            "jalankan lagi dengan --app-version VERSI.",
-            "en": "The installed JMO version is unknown ({reason_text}). Latest: "
-            "{latest_text}. Look it up in JMO or in Settings > Apps and run again with "
-            "--app-version VERSION.",
-        },
-        "store.unavailable": {
-            "id": "Versi JMO di {store_name} tidak dapat dibaca: {reason_text}.",
-            "en": "The JMO listing on {store_name} could not be read: {reason_text}.",
-        },
-    }
+    messages: ClassVar[Messages] = MESSAGES
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         platform = ctx.options.platform or ("android" if is_termux() else None)
         stores = stores_for(platform)
         readers = {PLAY: read_play, APPSTORE: read_appstore}
         ctx.progress(0.1, ", ".join(STORE_NAMES[s] for s in stores))
-        installed, *results = await asyncio.gather(
+        installed, device_os, *results = await asyncio.gather(
             discover(
                 ctx.config.app.android_package,
                 option=ctx.options.app_version,
@@ -293,13 +338,20 @@ class StoreProbe(BaseProbe):
                 termux=is_termux(),
                 timeout=budget(ctx, 5.0),
             ),
+            discover_os(
+                option=ctx.options.os_version,
+                platform=platform,
+                termux=is_termux(),
+                timeout=budget(ctx, 5.0),
+            ),
             *(readers[store](ctx) for store in stores),
         )
-        assert isinstance(installed, Installed)
+        assert isinstance(installed, Installed) and isinstance(device_os, DeviceOS)
         listings = [r for r in results if isinstance(r, StoreResult)]
         if installed.version is not None and parse_version(installed.version) is None:
             installed = Installed(None, installed.source, "bad_version", installed.version[:64])
-        return self.verdict(ctx, platform, installed, listings)
+        result = self.verdict(ctx, platform, installed, listings)
+        return with_os_check(ctx, result, platform, device_os, listings)
 
     def verdict(
         self,
@@ -364,6 +416,61 @@ class StoreProbe(BaseProbe):
         return ProbeResult(self.id, status, summary, tuple(findings), {}, details)
 
 
+def os_store(platform: str | None, device_os: DeviceOS) -> str | None:
+    """The listing whose minimum applies to this phone: Play for Android, the App Store for
+    iOS; unknown platform: Play when the version came from Android itself (getprop)."""
+    if platform is not None:
+        return PLAY if platform == "android" else APPSTORE
+    return PLAY if device_os.source in ("device", "adb") else None
+
+
+def with_os_check(
+    ctx: ProbeContext,
+    result: ProbeResult,
+    platform: str | None,
+    device_os: DeviceOS,
+    listings: list[StoreResult],
+) -> ProbeResult:
+    """``result`` plus ``store.os_unsupported`` when the phone's OS is below the minimum
+    of its store's listing, and the phone's numbers in the details either way."""
+    store = os_store(platform, device_os)
+    listing = next((item for item in listings if item.store == store and not item.error), None)
+    details = {
+        **result.details,
+        "device_os": {
+            "version": device_os.release,
+            "sdk": device_os.sdk,
+            "source": device_os.source,
+        },
+    }
+    if listing is None or not is_too_old(device_os, listing.minimum_os, listing.minimum_sdk):
+        return replace(result, details=details)
+    os_name = "Android" if listing.store == PLAY else "iOS"
+    shown = device_os.release or f"API {device_os.sdk}"
+    minimum = listing.minimum_os or f"API {listing.minimum_sdk}"
+    finding = ctx.finding(
+        "store.os_unsupported",
+        store=listing.store,
+        store_name=STORE_NAMES[listing.store],
+        os_name=os_name,
+        os_version=shown,
+        os_sdk=device_os.sdk,
+        minimum=minimum,
+        minimum_sdk=listing.minimum_sdk,
+    )
+    too_old = ctx.text(
+        id=f"{os_name} {shown} terlalu lama untuk JMO terbaru (minimum {minimum}). ",
+        en=f"{os_name} {shown} is too old for the current JMO (needs {minimum}). ",
+    )
+    return replace(
+        result,
+        status=Status.WARN,
+        summary=too_old + result.summary,
+        findings=(*result.findings, finding),
+        details=details,
+    )
+
+
 def _release_text(ctx: ProbeContext, item: StoreResult) -> str:
     """ " Released 2026-10-01. What's new: …" — what tells a user the update matters."""
     text = ""
@@ -379,9 +486,13 @@ def _release_text(ctx: ProbeContext, item: StoreResult) -> str:
     return text
 
 
+def _word(ctx: ProbeContext, key: str) -> str | None:
+    texts = MESSAGES.get(key)
+    return ctx.text(id=texts["id"], en=texts["en"]) if texts else None
+
+
 def _reason_text(ctx: ProbeContext, reason: str, values: dict[str, Any]) -> str:
-    id_text, en_text = REASONS.get(reason, (reason, reason))
-    text = ctx.text(id=id_text, en=en_text)
+    text = _word(ctx, REASON_PREFIX + reason) or reason
     try:
         return text.format(**{"code": "?", "country": "?", **values})
     except (KeyError, IndexError, ValueError):
@@ -392,10 +503,9 @@ def _installed_reason_text(ctx: ProbeContext, reason: str) -> str:
     not_given = ctx.text(
         id="tidak diberikan dengan --app-version", en="not given with --app-version"
     )
-    if reason not in INSTALLED_REASONS:
+    text = _word(ctx, INSTALLED_PREFIX + reason)
+    if text is None:
         return not_given
-    id_text, en_text = INSTALLED_REASONS[reason]
-    text = ctx.text(id=id_text, en=en_text)
     # the user gave nothing and adb could not help: say both, the first is the fix
     return text if reason in ("bad_version", "denied", "ios") else f"{not_given}; {text}"
 

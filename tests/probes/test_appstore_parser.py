@@ -111,3 +111,21 @@ def test_mutated_real_answer_never_raises_anything_else(data: st.DataObject) -> 
         return
     if listing.version is not None:
         assert listing.version.encode() in body
+
+
+def test_real_2018_lookup_with_minimum_os() -> None:
+    # feidao90/iTunes-upgrade-APP README (2018): a real lookup answer, see play/README.md
+    real = Path(__file__).resolve().parent.parent / "fixtures" / "appstore"
+    listing = parse_lookup((real / "2018-feidao90-voffice-lookup.json").read_bytes())
+    assert (listing.version, listing.minimum_os) == ("1.2.7", "9.0")
+    assert listing.released == "2018-05-04T00:50:47Z"
+
+
+def test_minimum_os_that_is_no_version_is_dropped() -> None:
+    body = b'{"resultCount":1,"results":[{"version":"4.1","minimumOsVersion":"latest"}]}'
+    assert parse_lookup(body).minimum_os is None
+
+
+def test_minimum_os_with_control_characters_is_dropped() -> None:
+    body = b'{"resultCount":1,"results":[{"version":"4.1","minimumOsVersion":"13.0\\u001b[2J"}]}'
+    assert parse_lookup(body).minimum_os is None

@@ -69,11 +69,60 @@ def test_parse_version_name_takes_the_installed_package() -> None:
     assert parse_version_name("") is None
 
 
+def ready(listing: str) -> list[str]:
+    return [d.serial for d in parse_adb_devices(listing) if d.ready]
+
+
 def test_parse_adb_devices() -> None:
-    assert parse_adb_devices(DEVICES_ONE) == ["R58M12ABCDE"]
-    assert parse_adb_devices(DEVICES_NONE) == []
-    assert parse_adb_devices(DEVICES_TWO) == ["R58M12ABCDE", "emulator-5554"]
-    assert parse_adb_devices(DEVICES_STARTING) == ["emulator-5554"]
+    assert ready(DEVICES_ONE) == ["R58M12ABCDE"]
+    assert ready(DEVICES_NONE) == []
+    assert ready(DEVICES_TWO) == ["R58M12ABCDE", "emulator-5554"]
+    assert ready(DEVICES_STARTING) == ["emulator-5554"]
+
+
+REAL = Path(__file__).resolve().parent.parent / "fixtures" / "installed"
+
+
+@pytest.mark.parametrize(
+    ("sample", "serial", "state"),
+    [
+        ("adb-devices-no-serial.txt", "(no serial number)", "device"),
+        ("adb-devices-no-permissions.txt", "(no serial number)", "no permissions"),
+        ("adb-devices-l-no-serial.txt", "(no serial number)", "device"),
+    ],
+)
+def test_real_adb_listings(sample: str, serial: str, state: str) -> None:
+    [device] = parse_adb_devices((REAL / sample).read_text())
+    assert (device.serial, device.state) == (serial, state)
+    assert not device.addressable  # `-s "(no serial number)"` reaches nothing
+
+
+@pytest.mark.parametrize(
+    ("sample", "version"),
+    [("dumpsys-versionname-null.txt", None), ("dumpsys-versionname-with-build.txt", "11.0.55")],
+)
+def test_real_dumpsys_version_names(sample: str, version: str | None) -> None:
+    assert parse_version_name((REAL / sample).read_text()) == version
+
+
+def test_device_without_serial_is_asked_without_s(bin_dir: Path) -> None:
+    fake_tool(bin_dir, "adb", (REAL / "adb-devices-no-serial.txt").read_text(), DUMPSYS)
+    assert asyncio.run(from_adb(PACKAGE)) == Installed("4.15.5", "adb")
+    assert calls(bin_dir) == ["devices", f"shell dumpsys package {PACKAGE}"]
+
+
+@pytest.mark.parametrize(
+    ("listing", "reason"),
+    [
+        ("List of devices attached\nR58M12ABCDE\tunauthorized\n", "unauthorized"),
+        ("List of devices attached\nR58M12ABCDE\toffline\n", "device_offline"),
+    ],
+)
+def test_phone_not_ready_says_why(bin_dir: Path, listing: str, reason: str) -> None:
+    fake_tool(bin_dir, "adb", listing, DUMPSYS)
+    installed = asyncio.run(from_adb(PACKAGE))
+    assert (installed.version, installed.reason) == (None, reason)
+    assert calls(bin_dir) == ["devices"]
 
 
 def fake_tool(bin_dir: Path, name: str, devices: str, dump: str, *, hang: str = "") -> Path:

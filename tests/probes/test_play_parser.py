@@ -1,6 +1,6 @@
-"""The Play page parser (probes.store._play) on real pages from 2018, 2022 and 2025, on pages
-derived from them, and on arbitrary or mutated input (hypothesis): it never raises, never
-hangs, and names a version only when the page holds one."""
+"""The Play page parser (probes.store._play) on real pages of 2018, 2019, 2021, 2022 and
+2025, on pages derived from them, and on arbitrary or mutated input (hypothesis): it never
+raises, never hangs, and names a version only when the page holds one."""
 
 from __future__ import annotations
 
@@ -21,7 +21,67 @@ PAGE_2025 = (FIXTURES / "2025-upgrader-issue520-com.raiseright.edumarketapp.html
     "utf-8"
 )
 PAGE_LABEL = (FIXTURES / "built-2019-layout-current-version.html").read_text("utf-8")
-REAL_PAGES = [PAGE_2018, PAGE_2022, PAGE_2025, PAGE_LABEL]
+PAGE_2019 = (FIXTURES / "2019-jomingyu-com.instagram.igtv.html").read_text("utf-8")
+PAGE_2021_AUG = (FIXTURES / "2021-upgrader-page1-com.moonwink.treasury.html").read_text("utf-8")
+PAGE_2021_NOV = (FIXTURES / "2021-upgrader-page2-com.moonwink.treasury.html").read_text("utf-8")
+PAGE_2025_KO = (
+    FIXTURES / "2025-upgrader-issue521-com.youngkiu.stock_knee_shoulder.html"
+).read_text("utf-8")
+REAL_PAGES = [
+    PAGE_2018,
+    PAGE_2019,
+    PAGE_2021_AUG,
+    PAGE_2021_NOV,
+    PAGE_2022,
+    PAGE_2025,
+    PAGE_2025_KO,
+]
+REAL_PAGES.append(PAGE_LABEL)
+
+
+# (page, version, varies, released, notes starts with, minimum Android, SDK level)
+EVERY_REAL_PAGE = [
+    (PAGE_2018, "1.0.2", False, None, None, "4.0.3", None),
+    (PAGE_2019, "120.0.0.29.118", False, "2019-11-21", "The latest version", "4.4", None),
+    (PAGE_2021_AUG, "1.23.0", False, "2021-05-25", "Minor updates", "6.0", None),
+    (PAGE_2021_NOV, "2.0.2", False, "2021-11-10", "Minor updates", "6.0", None),
+    (PAGE_2022, "2.3.0", False, "Feb 21, 2022", "Minor updates", "6.0", 23),
+    (PAGE_2025, None, True, "Sep 3, 2025", "Enhancements in User", None, None),
+    (PAGE_2025_KO, "1.5.1", False, "2025. 10. 21.", "[신규 기능]", "7.0", 24),
+]
+
+
+@pytest.mark.parametrize(
+    ("page", "version", "varies", "released", "notes", "min_android", "min_sdk"),
+    EVERY_REAL_PAGE,
+    ids=["2018", "2019", "2021-08", "2021-11", "2022", "2025-varies", "2025-ko"],
+)
+def test_every_real_page(
+    page: str,
+    version: str | None,
+    varies: bool,
+    released: str | None,
+    notes: str | None,
+    min_android: str | None,
+    min_sdk: int | None,
+) -> None:
+    listing = parse_play_page(page)
+    assert (listing.version, listing.varies, listing.problem) == (version, varies, "")
+    assert listing.released == released
+    assert (listing.notes or "")[: len(notes or "")] == (notes or "")
+    assert (listing.min_android, listing.min_sdk) == (min_android, min_sdk)
+
+
+def test_2021_size_varies_is_not_the_version() -> None:
+    # 2021's triple is [size, version, requires]: the size says "Varies with device"
+    assert '["Varies with device","2.0.2","6.0 and up"]' in PAGE_2021_NOV
+    assert parse_play_page(PAGE_2021_NOV).version == "2.0.2"
+
+
+def test_empty_slot_alone_is_not_varies() -> None:
+    # [null, []] is common; only next to the SDK levels is it the version slot
+    page = PAGE_2025.replace('"141":[[null,[]],[[[35]],[null,[]]]]', '"141":[[null,[]],7]')
+    assert parse_play_page(page).problem == "no_version"
 
 
 def test_2022_details_block_under_a_renumbered_key() -> None:
@@ -44,11 +104,12 @@ def test_2018_function_form_block() -> None:
     assert listing.how == "legacy:ds:7"
 
 
-def test_2025_sparse_layout_without_field_140_has_no_version() -> None:
-    # the only version-looking string is a review's; guessing from it would be wrong
+def test_2025_empty_version_slot_is_varies_not_the_reviewers_version() -> None:
+    # field 141 is [[null, []], …]: "Varies with device" in any language; the only
+    # version-looking string is a review's (1.0.11), and guessing from it would be wrong
     listing = parse_play_page(PAGE_2025)
-    assert listing.version is None
-    assert listing.problem == "no_version"
+    assert "1.0.11" in PAGE_2025
+    assert listing.version is None and listing.varies and listing.problem == ""
     assert listing.blocks == 7
 
 
@@ -221,3 +282,10 @@ def test_arbitrary_data_blocks(tree: object) -> None:
 @given(st.integers(1, 50_000))
 def test_deep_nesting(depth: int) -> None:
     _check("AF_initDataCallback({key: 'ds:5', data:" + "[" * depth + "]" * depth + "});")
+
+
+def test_a_minimum_that_is_not_a_bare_number_is_dropped() -> None:
+    # the page's words reach the terminal: nothing but digits and dots may pass
+    page = PAGE_2025_KO.replace('[[[24,"7.0"]]]', '[[[24,"7.0\\u001b[2J"]]]')
+    listing = parse_play_page(page)
+    assert (listing.version, listing.min_android, listing.min_sdk) == ("1.5.1", None, 24)

@@ -28,6 +28,10 @@ from probes.store import StoreProbe
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 PLAY_2022 = (FIXTURES / "play" / "2022-upgrader-com.moonwink.treasury.html").read_text("utf-8")
 PLAY_2025 = FIXTURES / "play" / "2025-upgrader-issue520-com.raiseright.edumarketapp.html"
+PLAY_2025_VERSIONED = (
+    FIXTURES / "play" / "2025-upgrader-issue521-com.youngkiu.stock_knee_shoulder.html"
+)
+LOOKUP_2018 = FIXTURES / "appstore" / "2018-feidao90-voffice-lookup.json"
 ITUNES_ONE = (FIXTURES / "appstore" / "lookup-one-result.json").read_bytes()
 ITUNES_NONE = (FIXTURES / "appstore" / "lookup-no-result.json").read_bytes()
 
@@ -116,6 +120,7 @@ def run(
     store: Store,
     *,
     app_version: str | None = "4.0.3",
+    os_version: str | None = None,
     platform: str | None = "android",
     lang: str = "en",
     deadline: float = 10.0,
@@ -123,7 +128,7 @@ def run(
 ) -> ProbeResult:
     shared = RunShared(
         config.parse(store.toml(port), "<test>"),
-        RunOptions(app_version=app_version, platform=platform),
+        RunOptions(app_version=app_version, os_version=os_version, platform=platform),
         lang,
         deadline=time.monotonic() + deadline,
     )
@@ -246,10 +251,48 @@ def test_varies_with_device_is_unknown_not_an_error(store: Store) -> None:
     assert result.details["stores"]["play"]["latest"] is None
 
 
-def test_2025_page_without_a_version_is_unavailable(store: Store) -> None:
+def test_2025_varies_page_says_so_and_claims_nothing(store: Store) -> None:
+    # the real 2025 page leaves the version slot empty ([null, []]): "Varies with device"
     store.play = (200, PLAY_2025.read_bytes())
-    finding = only(run(store), "store.unavailable")
-    assert finding.data["reason"] == "version_not_found"
+    result = run(store)
+    assert result.findings == ()
+    play = result.details["stores"]["play"]
+    assert play["varies_with_device"] is True and play["latest"] is None
+    assert play["released"] == "Sep 3, 2025"
+    assert "no single version" in result.summary
+
+
+def test_os_older_than_the_play_minimum_is_os_unsupported(store: Store) -> None:
+    store.play = (200, PLAY_2025_VERSIONED.read_bytes())  # 1.5.1, Android 7.0 (SDK 24)
+    result = run(store, app_version="1.5.1", os_version="6.0.1")
+    finding = only(result, "store.os_unsupported")
+    assert result.status is Status.WARN
+    assert finding.data["os_version"] == "6.0.1" and finding.data["minimum"] == "7.0"
+    assert finding.data["minimum_sdk"] == 24 and finding.data["store"] == "play"
+    assert "Android 6.0.1" in finding.message and "Android 7.0" in finding.message
+    assert result.details["device_os"]["source"] == "option"
+
+
+@pytest.mark.parametrize("os_version", ["7.0", "Android 8.1", "16"])
+def test_os_at_or_above_the_minimum_is_fine(store: Store, os_version: str) -> None:
+    store.play = (200, PLAY_2025_VERSIONED.read_bytes())
+    result = run(store, app_version="1.5.1", os_version=os_version)
+    assert codes(result) == []
+
+
+def test_ios_minimum_comes_from_the_lookup(store: Store) -> None:
+    store.lookup = (200, LOOKUP_2018.read_bytes())  # minimumOsVersion 9.0
+    result = run(store, app_version="1.2.7", os_version="8.4.1", platform="ios")
+    finding = only(result, "store.os_unsupported")
+    assert (finding.data["os_name"], finding.data["minimum"]) == ("iOS", "9.0")
+    assert "iOS 8.4.1" in finding.message
+
+
+def test_no_os_version_says_nothing_about_it(store: Store) -> None:
+    store.play = (200, PLAY_2025_VERSIONED.read_bytes())
+    result = run(store, app_version="1.5.1")
+    assert codes(result) == []
+    assert result.details["device_os"] == {"version": None, "sdk": None, "source": "none"}
 
 
 @pytest.mark.parametrize(
@@ -381,11 +424,15 @@ def test_termux_reads_on_device_and_means_android(
 
 
 def test_every_finding_code_speaks_both_languages() -> None:
-    assert set(StoreProbe.messages) == {
+    codes = {code for code in StoreProbe.messages if code.count(".") == 1}
+    assert codes == {
         "store.outdated",
         "store.installed_unknown",
         "store.unavailable",
+        "store.os_unsupported",
     }
+    words = set(StoreProbe.messages) - codes
+    assert words and all(w.startswith(("store.reason.", "store.installed.")) for w in words)
     for texts in StoreProbe.messages.values():
         assert set(texts) == {"id", "en"}
 

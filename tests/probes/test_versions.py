@@ -91,3 +91,18 @@ def test_compare_is_antisymmetric(a: str, b: str) -> None:
     left, right = parse_version(a), parse_version(b)
     assert left is not None and right is not None
     assert compare(left, right) == -compare(right, left)
+
+
+@pytest.mark.parametrize(
+    ("latest", "installed", "newer"),
+    [
+        ("2.0.2c", "2.0.2", True),  # a build letter is later, not PEP 440's "rc"
+        ("2.0.2c", "2.0.2b", True),
+        ("2.0.3", "2.0.2c", True),
+        ("2.0.2", "2.0.2c", False),
+        ("2.0.2c", "2.0.2c", False),
+        ("4.2", "4.2rc1", True),  # a numbered marker is still a pre-release
+    ],
+)
+def test_letter_suffix_is_a_later_build(latest: str, installed: str, newer: bool) -> None:
+    assert is_newer(latest, installed) is newer
