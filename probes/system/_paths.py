@@ -67,11 +67,12 @@ def kernel_source(address: str, port: int) -> tuple[str | None, int | None]:
         return None, error.errno if error.errno is not None else errno.EIO
 
 
-def trace(destinations: Iterable[Destination], finder: SourceFinder = kernel_source) -> list[Way]:
+def trace(destinations: Iterable[Destination], finder: SourceFinder | None = None) -> list[Way]:
     """One :class:`Way` per destination (blocking but instant: no packet is sent)."""
+    find = finder or kernel_source
     paths: list[Way] = []
     for destination in destinations:
-        source, error = finder(destination.address, destination.port)
+        source, error = find(destination.address, destination.port)
         paths.append(Way(destination, source, error))
     return paths
 
