@@ -10,11 +10,13 @@ import asyncio
 import errno
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -383,3 +385,58 @@ def test_destinations_are_the_resolvers_and_the_targets() -> None:
         ("bpjs-www", BPJS, "203.0.113.20", 443),
         ("ref", REFERENCE, "198.51.100.10", 443),
     ]
+
+
+#: psutil's view of a phone that still allows it (older Android, adb shell): mobile data
+#: over IPv6 with the CLAT, a VoWiFi tunnel, Wi-Fi Direct and netd's dummy0 all up.
+PHONE_UP: dict[str, tuple[str, tuple[str, ...]]] = {
+    "rmnet_data0": ("up,pointopoint,running,noarp", ("2001:db8:5:1::2a",)),
+    "v4-rmnet_data0": ("up,pointopoint,running,noarp", ("192.0.0.4",)),
+    "epdg0": ("up,pointopoint,running,noarp", ("2001:db8:ff::7",)),
+    "ipsec1": ("up,pointopoint,running,noarp", ("10.58.0.9",)),
+    "p2p0": ("up,broadcast,running,multicast", ()),
+    "dummy0": ("up,broadcast,running,noarp", ()),
+}
+
+
+class _PhonePsutil:
+    """Answers as psutil does on that phone; Wi-Fi is off."""
+
+    def net_if_stats(self) -> dict[str, object]:
+        stats: dict[str, object] = {
+            name: SimpleNamespace(isup=True, flags=flags) for name, (flags, _) in PHONE_UP.items()
+        }
+        stats["wlan0"] = SimpleNamespace(isup=False, flags="broadcast,multicast")
+        return stats
+
+    def net_if_addrs(self) -> dict[str, list[object]]:
+        return {
+            name: [
+                SimpleNamespace(family=socket.AF_INET6 if ":" in a else socket.AF_INET, address=a)
+                for a in found
+            ]
+            for name, (_, found) in PHONE_UP.items()
+        }
+
+
+def test_phone_plumbing_is_no_vpn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(_scan, "_load_psutil", _PhonePsutil)
+    monkeypatch.setattr(_scan, "_find_ip", lambda: None)
+    monkeypatch.setattr(_scan, "PROC_NET", tmp_path / "no-proc")
+    monkeypatch.setenv("TERMUX_VERSION", "0.118.3")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no termux-api
+    kernel_says(monkeypatch, lambda address: ("192.0.0.4", None))
+    result = run()
+    assert [f.code for f in result.findings] == [], result.findings
+    assert result.status is Status.PASS
+    kinds = {i["name"]: i["kind"] for i in result.details["interfaces"]}
+    assert kinds == {
+        "rmnet_data0": "mobile",
+        "v4-rmnet_data0": "clat",
+        "epdg0": "vowifi",
+        "ipsec1": "vowifi",
+        "p2p0": "ignored",
+        "dummy0": "blackhole",
+        "wlan0": "wifi",
+    }
+    assert result.details["vpn_interfaces"] == []
