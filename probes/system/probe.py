@@ -211,6 +211,10 @@ class SystemProbe(BaseProbe):
             not connected and any(state is None for state in states.values())
         )
         summary = _summary(ctx, connected, unknown, routes, vpn, proxies, unavailable, ways)
+        if api.refusals:
+            # what the user can do about a refusal belongs where they read the result
+            notes = "; ".join(details["termux_api_refused"])
+            summary = f"{summary[:-1]}; {notes}."
         return ProbeResult(
             id=self.id,
             status=status,

@@ -373,8 +373,10 @@ def test_termux_api_refusal_is_shown_in_both_languages(
     assert "wifi" not in result.details
     assert result.details["cellular"]["data_enabled"] is True
     assert result.details["cellular"]["radio"] == "wcdma"
-    english = run("en").details["termux_api_refused"][0]
-    assert "grant it in Android Settings" in english
+    assert "Setelan Android > Aplikasi > Termux:API > Izin" in result.summary
+    english = run("en")
+    assert "grant it in Android Settings" in english.details["termux_api_refused"][0]
+    assert english.summary.endswith("Termux:API > Permissions.")
 
 
 def test_destinations_are_the_resolvers_and_the_targets() -> None:
