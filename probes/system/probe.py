@@ -1,14 +1,16 @@
 """The ``system`` probe: what this device itself says about its network.
 
 Interfaces up and their addresses, the default route, VPN interfaces, proxy variables and,
-in Termux with termux-api, the Wi-Fi and cellular link. It only reads local state and
-sends nothing on the network.
+in Termux with termux-api, the Wi-Fi and cellular link; and, for each trusted resolver and
+target, which way the kernel would send to it (``_paths``). It reads local state and sends
+nothing itself; the targets' addresses come from the run's shared DNS lookups.
 
-Every source can be missing or refused: psutil is optional, Android denies parts of
-``/proc`` and ``/sys``, ``ip`` may not exist, termux-api commands hang when the
-Termux:API app is not installed. So each source has a fallback, each read is guarded,
-and what could not be read is listed in ``details["unavailable"]`` instead of being
-guessed: "unknown" never becomes "offline".
+Every source can be missing or refused: psutil is optional, Android denies netlink and
+parts of ``/proc`` and ``/sys``, ``ip`` may not exist, termux-api commands hang when the
+Termux:API app is not installed or answer with a refusal. So each source has a fallback,
+each read is guarded, and what could not be read is listed in ``details["unavailable"]``
+instead of being guessed: "unknown" never becomes "offline" — only the kernel refusing
+every destination with "network unreachable" does, when the tables can't be read.
 """
 
 from __future__ import annotations
