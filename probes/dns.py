@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
+import re
 import socket
 import statistics
 import time
@@ -52,6 +54,13 @@ SLOW_FAILURE_MS = 4000.0
 #: How long the system lookups run alone before the other queries start (seconds).
 SYSTEM_ALONE_S = 0.3
 _NO_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+# How an OS "no route" error reads in a lookup's error text ("[Errno 101] Network is
+# unreachable"): the device has no way to that resolver.
+_NO_ROUTE = re.compile(
+    rf"\[Errno ({errno.ENETUNREACH}|{errno.EHOSTUNREACH})\]"
+    "|network is unreachable|no route to host",
+    re.IGNORECASE,
+)
 _FAILING = {"dns.tampered", "dns.timeout", "dns.nxdomain", "dns.servfail"}
 
 
@@ -265,14 +274,19 @@ async def _check_target(
         )
     for lookup in lookups:
         code = {"TIMEOUT": "dns.timeout", "NXDOMAIN": "dns.nxdomain", "SERVFAIL": "dns.servfail"}
-        if lookup.rcode in code:
+        # A resolver the device has no route to never answered: that is no answer (as
+        # a timeout), not an answer that vouches for the link (an offline phone).
+        unreachable = lookup.rcode == "ERROR" and _NO_ROUTE.search(lookup.error) is not None
+        rcode = "TIMEOUT" if unreachable else lookup.rcode
+        if rcode in code:
             findings.append(
                 ctx.finding(
-                    code[lookup.rcode],
+                    code[rcode],
                     name,
                     resolver=lookup.resolver,
                     who=_who(ctx, lookup.resolver),
                     host=host,
+                    **({"unreachable": True} if unreachable else {}),
                 )
             )
     tamper, tamper_detail = await _tampering(ctx, target, system, direct, list(lookups))

@@ -8,14 +8,86 @@ import ipaddress
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-#: Name prefixes of VPN/tunnel interfaces: the kernel's own (tun, tap, wg, ppp, ipsec),
-#: macOS (utun) and VPN clients that name theirs (Tailscale, NordVPN, ZeroTier,
-#: GlobalProtect, Cisco AnyConnect).
-VPN_PREFIXES: tuple[str, ...] = ("tun", "tap", "wg", "ppp", "ipsec", "utun")
-VPN_PREFIXES += ("tailscale", "nordlynx", "zt", "gpd", "cscotun")
-#: Point-to-point interfaces that are not VPNs: Android cellular data (rmnet, ccmni, …)
-#: and the 464xlat CLAT tunnel ``v4-*`` that Android adds on IPv6-only mobile networks.
-NOT_VPN_PREFIXES = ("rmnet", "rev_rmnet", "ccmni", "pdp", "wwan", "seth", "v4-", "clat")
+#: What an interface name says it is, first match wins (longest prefixes first where they
+#: overlap). Android names its plumbing by convention, and each kind means something
+#: different for the user:
+#:
+#: - ``blackhole``: netd's ``dummy0`` (AOSP DummyNetwork: "used to blackhole or reject
+#:   traffic") carries default routes on every phone; they are no way out.
+#: - ``clat``: the 464xlat CLAT ``v4-<iface>`` (and older ``clat4``) that carries IPv4 over
+#:   an IPv6-only mobile network: a real path, not a VPN.
+#: - ``vowifi``: VoWiFi/IMS tunnels to the operator's ePDG (``epdg*``; on Android also
+#:   Samsung's and others' ``ipsec*``, which elsewhere is a VPN): the phone's own calls,
+#:   not the user's VPN.
+#: - ``mobile``: cellular data (Qualcomm ``rmnet*``, MediaTek ``ccmni*``, Spreadtrum
+#:   ``seth*``/``sipa*``, ``pdp*``, ``wwan*``); ``wifi``: ``wlan*`` (``swlan``/``ap`` are
+#:   the phone's own hotspot).
+#: - ``ignored``: Wi-Fi Direct ``p2p*``, bridges and queue devices that never carry the
+#:   phone's own traffic to the internet.
+#: - ``vpn``: the kernel's tunnels (tun, tap, wg, ppp) and VPN clients that name theirs
+#:   (macOS utun, Tailscale, NordVPN, ZeroTier, GlobalProtect, Cisco AnyConnect).
+INTERFACE_KINDS: tuple[tuple[str, str], ...] = (
+    ("dummy", "blackhole"),
+    ("v4-", "clat"),
+    ("clat", "clat"),
+    ("epdg", "vowifi"),
+    ("rev_rmnet", "mobile"),
+    ("r_rmnet", "mobile"),
+    ("rmnet", "mobile"),
+    ("ccmni", "mobile"),
+    ("ccemni", "mobile"),
+    ("seth", "mobile"),
+    ("sipa", "mobile"),
+    ("pdp", "mobile"),
+    ("wwan", "mobile"),
+    ("swlan", "hotspot"),
+    ("wlan", "wifi"),
+    ("p2p", "ignored"),
+    ("ifb", "ignored"),
+    ("tunl", "ignored"),
+    ("sit", "ignored"),
+    ("ip6tnl", "ignored"),
+    ("ip_vti", "ignored"),
+    ("ip6_vti", "ignored"),
+    ("gre", "ignored"),
+    ("tun", "vpn"),
+    ("tap", "vpn"),
+    ("wg", "vpn"),
+    ("ppp", "vpn"),
+    ("ipsec", "vpn"),
+    ("utun", "vpn"),
+    ("tailscale", "vpn"),
+    ("nordlynx", "vpn"),
+    ("zt", "vpn"),
+    ("gpd", "vpn"),
+    ("cscotun", "vpn"),
+)
+#: On Android (Termux) these come first: the phone's own plumbing.
+ANDROID_INTERFACE_KINDS: tuple[tuple[str, str], ...] = (("ipsec", "vowifi"),)
+#: Kinds whose routes lead nowhere: a default route through them is not a way out.
+NO_WAY_OUT_KINDS = frozenset({"blackhole", "ignored"})
+#: Kinds that are system plumbing, never the user's VPN even when point-to-point.
+NOT_VPN_KINDS = frozenset({"blackhole", "clat", "vowifi", "mobile", "wifi", "hotspot", "ignored"})
+#: ``ip route`` types that drop or refuse traffic (``unreachable default dev lo …``).
+REJECT_ROUTE_TYPES = frozenset({"unreachable", "blackhole", "prohibit", "throw"})
+
+
+def interface_kind(name: str, android: bool = False) -> str:
+    """``mobile``, ``wifi``, ``vpn``, ``clat``, ``vowifi``, ``blackhole``, ``hotspot``,
+    ``ignored`` or ``other``, from the interface name (see :data:`INTERFACE_KINDS`)."""
+    lower = name.lower()
+    table = (*ANDROID_INTERFACE_KINDS, *INTERFACE_KINDS) if android else INTERFACE_KINDS
+    for prefix, kind in table:
+        if lower.startswith(prefix):
+            return kind
+    return "other"
+
+
+def leads_out(name: str) -> bool:
+    """Whether a default route through this interface can carry traffic out."""
+    return name != "lo" and interface_kind(name) not in NO_WAY_OUT_KINDS
+
+
 PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy"})
 
 _RTF_UP = 0x0001
@@ -34,7 +106,7 @@ def parse_proc_route(text: str) -> list[str]:
             flags = int(flags_hex, 16)
         except ValueError:
             continue
-        usable = flags & _RTF_UP and not flags & _RTF_REJECT and iface != "lo"
+        usable = flags & _RTF_UP and not flags & _RTF_REJECT and leads_out(iface)
         if usable and destination == "00000000" and mask == "00000000" and iface not in found:
             found.append(iface)
     return found
@@ -56,7 +128,7 @@ def parse_proc_ipv6_route(text: str) -> list[str]:
             flags = int(flags_hex, 16)
         except ValueError:
             continue
-        usable = flags & _RTF_UP and not flags & _RTF_REJECT and iface != "lo"
+        usable = flags & _RTF_UP and not flags & _RTF_REJECT and leads_out(iface)
         if usable and prefix_len == "00" and set(destination) == {"0"} and iface not in found:
             found.append(iface)
     return found
@@ -65,9 +137,10 @@ def parse_proc_ipv6_route(text: str) -> list[str]:
 def parse_ip_route(text: str) -> list[str]:
     """Interfaces with a default route in ``ip [-6] route show [table all]`` output.
 
-    Other route types (``unreachable default``, ``local``, …) start with their type and
-    are skipped, as are routes flagged ``linkdown``/``dead``; a multipath default takes
-    the devices of its ``nexthop`` lines.
+    Other route types (``unreachable default``, ``blackhole``, ``local``, …) start with
+    their type and are skipped, as are routes flagged ``linkdown``/``dead`` and routes
+    into interfaces that lead nowhere (netd's ``dummy0`` on every Android phone); a
+    multipath default takes the devices of its ``nexthop`` lines.
     """
     found: list[str] = []
     in_multipath = False
@@ -93,7 +166,7 @@ def _add_dev(words: list[str], found: list[str]) -> None:
     index = words.index("dev") if "dev" in words else -1
     if 0 <= index < len(words) - 1:
         dev = words[index + 1]
-        if dev != "lo" and dev not in found:
+        if leads_out(dev) and dev not in found:
             found.append(dev)
 
 
@@ -144,18 +217,19 @@ def _ifname(word: str) -> str:
     return word.rstrip(":").partition("@")[0]
 
 
-def classify_vpn(names: Iterable[str], point_to_point: Collection[str] = ()) -> list[str]:
+def classify_vpn(
+    names: Iterable[str], point_to_point: Collection[str] = (), *, android: bool = False
+) -> list[str]:
     """The names that look like VPN or tunnel interfaces.
 
-    By name first; a point-to-point interface (psutil/sysfs flag) counts too unless its
-    name says it is cellular data or Android's CLAT, which are point-to-point as well.
+    By name first (:func:`interface_kind`); a point-to-point interface (psutil/sysfs
+    flag) of no known kind counts too, while cellular data, Android's CLAT and VoWiFi
+    tunnels, point-to-point as well, never do.
     """
     found: list[str] = []
     for name in names:
-        lower = name.lower()
-        if lower.startswith(NOT_VPN_PREFIXES):
-            continue
-        if lower.startswith(VPN_PREFIXES) or name in point_to_point:
+        kind = interface_kind(name, android)
+        if kind == "vpn" or (kind not in NOT_VPN_KINDS and name in point_to_point):
             found.append(name)
     return found
 

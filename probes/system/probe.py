@@ -1,14 +1,16 @@
 """The ``system`` probe: what this device itself says about its network.
 
 Interfaces up and their addresses, the default route, VPN interfaces, proxy variables and,
-in Termux with termux-api, the Wi-Fi and cellular link. It only reads local state and
-sends nothing on the network.
+in Termux with termux-api, the Wi-Fi and cellular link; and, for each trusted resolver and
+target, which way the kernel would send to it (``_paths``). It reads local state and sends
+nothing itself; the targets' addresses come from the run's shared DNS lookups.
 
-Every source can be missing or refused: psutil is optional, Android denies parts of
-``/proc`` and ``/sys``, ``ip`` may not exist, termux-api commands hang when the
-Termux:API app is not installed. So each source has a fallback, each read is guarded,
-and what could not be read is listed in ``details["unavailable"]`` instead of being
-guessed: "unknown" never becomes "offline".
+Every source can be missing or refused: psutil is optional, Android denies netlink and
+parts of ``/proc`` and ``/sys``, ``ip`` may not exist, termux-api commands hang when the
+Termux:API app is not installed or answer with a refusal. So each source has a fallback,
+each read is guarded, and what could not be read is listed in ``details["unavailable"]``
+instead of being guessed: "unknown" never becomes "offline" — only the kernel refusing
+every destination with "network unreachable" does, when the tables can't be read.
 """
 
 from __future__ import annotations
@@ -31,21 +33,35 @@ from jmo_doctor.api import (
     platform_name,
 )
 from probes._common.errors import error_text
+from probes._common.net import is_ip
 from probes.system._parse import (
     Interface,
     InterfaceScan,
     RouteScan,
     classify_vpn,
+    interface_kind,
     link_state,
     proxy_variables,
 )
+from probes.system._paths import (
+    RESOLVER,
+    Destination,
+    SplitTunnel,
+    Way,
+    describe,
+    nowhere_to_go,
+    split_tunnel,
+    trace,
+)
 from probes.system._scan import scan_interfaces, scan_routes
-from probes.system._termux import read_termux_api
+from probes.system._termux import Refusal, read_termux_api
 
 T = TypeVar("T")
 
 #: Local reads normally take milliseconds; past this the probe reports what it has.
 LOCAL_READ_BUDGET_S = 3.5
+#: How long the targets' addresses may take (the lookups are the run's shared ones).
+PATH_LOOKUP_BUDGET_S = 2.0
 
 
 def _names(items: Iterable[str]) -> str:
@@ -80,7 +96,7 @@ class SystemProbe(BaseProbe):
         termux = is_termux(environ, sys.platform)
         unavailable: list[str] = []
 
-        scan, routes, api = await asyncio.gather(
+        scan, routes, api, ways = await asyncio.gather(
             _bounded(
                 ctx, scan_interfaces, InterfaceScan(None, False, []), "interfaces", unavailable
             ),
@@ -88,6 +104,7 @@ class SystemProbe(BaseProbe):
                 ctx, lambda: scan_routes(sys.platform, termux), RouteScan(), "routes", unavailable
             ),
             read_termux_api(),
+            trace_ways(ctx, unavailable),
         )
         unavailable[:0] = [*scan.unavailable, *routes.unavailable]
         unavailable.extend(api.unavailable)
@@ -96,17 +113,14 @@ class SystemProbe(BaseProbe):
         states = {i.name: link_state(i, scan.addresses_known) for i in interfaces}
         connected = [i for i in interfaces if states[i.name] is True]
         p2p = {i.name for i in interfaces if i.point_to_point}
-        vpn = classify_vpn([i.name for i in connected], p2p)
+        vpn = classify_vpn([i.name for i in connected], p2p, android=termux)
         proxies = proxy_variables(environ)
         addresses = [a for i in interfaces for a in i.addresses]
         addresses += [a for a in api.addresses if a not in addresses]
 
+        routed = any(w.source for w in ways)
         findings: list[Finding] = []
-        offline: str | None = None
-        if scan.interfaces is not None and not any(s is not False for s in states.values()):
-            offline = "no_interface"
-        elif routes.present is False:
-            offline = "no_route"
+        offline = _offline_reason(scan, states, routes, ways)
         if offline is not None:
             why = {
                 "no_interface": ctx.text(
@@ -117,10 +131,19 @@ class SystemProbe(BaseProbe):
                     id="tidak ada rute default, perangkat tidak tahu jalan ke internet",
                     en="there is no default route, so the device has no way to the internet",
                 ),
+                "no_path": ctx.text(
+                    id=f"setiap sambungan ke {len(ways)} alamat ditolak dengan "
+                    '"network unreachable" (jaringan tidak terjangkau)',
+                    en=f"every connection to {len(ways)} addresses is refused with "
+                    '"network unreachable"',
+                ),
             }[offline]
             findings.append(ctx.finding("system.offline", reason=offline, why=why))
+        tunnel = split_tunnel(ways) if offline is None else None
         if vpn:
             findings.append(ctx.finding("system.vpn", interfaces=vpn, names=_names(vpn)))
+        elif tunnel is not None:
+            findings.append(_split_tunnel_finding(ctx, tunnel))
         if proxies:
             findings.append(ctx.finding("system.proxy", variables=proxies, names=_names(proxies)))
 
@@ -133,6 +156,7 @@ class SystemProbe(BaseProbe):
                     "up": i.up,
                     "connected": states[i.name],
                     "addresses": list(i.addresses),
+                    "kind": interface_kind(i.name, termux),
                     "vpn": i.name in vpn,
                 }
                 for i in sorted(interfaces, key=lambda i: i.name)
@@ -148,8 +172,11 @@ class SystemProbe(BaseProbe):
             },
             "vpn_interfaces": vpn,
             "proxy_variables": proxies,
+            "paths": describe(ways),
             "unavailable": unavailable,
         }
+        if api.refusals:
+            details["termux_api_refused"] = [_refusal_note(ctx, r) for r in api.refusals]
         if api.wifi is not None:
             details["wifi"] = api.wifi
         if api.cellular is not None:
@@ -163,6 +190,9 @@ class SystemProbe(BaseProbe):
         }
         if routes.present is not None:
             metrics["default_route"] = 1.0 if routes.present else 0.0
+        if ways:
+            metrics["paths_routed"] = float(sum(1 for w in ways if w.source))
+            metrics["paths_tried"] = float(len(ways))
         if api.wifi is not None and api.wifi.get("connected"):
             # A disconnected radio reports -127 dBm: a number, but not a measurement.
             for key in ("rssi_dbm", "link_speed_mbps", "frequency_mhz"):
@@ -174,7 +204,7 @@ class SystemProbe(BaseProbe):
             status = Status.FAIL
         elif findings:
             status = Status.WARN
-        elif scan.interfaces is None and routes.present is None:
+        elif scan.interfaces is None and routes.present is None and not routed:
             # Nothing could be measured: "pass" would claim a healthy network.
             status = Status.SKIP
         else:
@@ -182,7 +212,11 @@ class SystemProbe(BaseProbe):
         unknown = scan.interfaces is None or (
             not connected and any(state is None for state in states.values())
         )
-        summary = _summary(ctx, connected, unknown, routes, vpn, proxies, unavailable)
+        summary = _summary(ctx, connected, unknown, routes, vpn, proxies, unavailable, ways)
+        if api.refusals:
+            # what the user can do about a refusal belongs where they read the result
+            notes = "; ".join(details["termux_api_refused"])
+            summary = f"{summary[:-1]}; {notes}."
         return ProbeResult(
             id=self.id,
             status=status,
@@ -191,6 +225,83 @@ class SystemProbe(BaseProbe):
             metrics=metrics,
             details=details,
         )
+
+
+def _offline_reason(
+    scan: InterfaceScan, states: dict[str, bool | None], routes: RouteScan, ways: list[Way]
+) -> str | None:
+    """Why the device has no network, or None. The kernel picking a source address for
+    some destination beats any reading of interface and route tables (Android hides
+    parts of them, and its netd keeps blackhole routes that look like a way out)."""
+    if any(w.source for w in ways):
+        return None
+    if scan.interfaces is not None and not any(s is not False for s in states.values()):
+        return "no_interface"
+    if routes.present is False:
+        return "no_route"
+    if nowhere_to_go(ways):
+        return "no_path"
+    return None
+
+
+async def destinations(ctx: ProbeContext) -> list[Destination]:
+    """The trusted resolvers' and the targets' addresses (the run's shared lookups,
+    bounded: a slow resolver must not hold the probe up)."""
+    found = [Destination(r.name, RESOLVER, r.host, r.port) for r in ctx.config.dns.resolvers]
+
+    async def addresses(host: str, port: int) -> list[str]:
+        if is_ip(host):
+            return [host]
+        try:
+            pairs = await asyncio.wait_for(ctx.resolve(host, port), PATH_LOOKUP_BUDGET_S)
+        except (OSError, TimeoutError):
+            return []
+        return [address for _, address in pairs]
+
+    targets = list(ctx.targets)
+    answers = await asyncio.gather(*(addresses(t.host, t.port) for t in targets))
+    for target, found_addresses in zip(targets, answers, strict=True):
+        found += [Destination(target.name, target.role, a, target.port) for a in found_addresses]
+    return found
+
+
+async def trace_ways(ctx: ProbeContext, unavailable: list[str]) -> list[Way]:
+    """Which way the kernel would send to each destination (sends nothing)."""
+    found = await destinations(ctx)
+    return await _bounded(ctx, lambda: trace(found), [], "paths", unavailable)
+
+
+def _split_tunnel_finding(ctx: ProbeContext, tunnel: SplitTunnel) -> Finding:
+    names = ctx.text(
+        id="rute terpisah (split tunnel): lalu lintas ke BPJS keluar lewat jalur lain "
+        "daripada situs lain",
+        en="split tunnel: traffic to BPJS leaves by another way than to other sites",
+    )
+    return ctx.finding(
+        "system.vpn",
+        interfaces=[],
+        names=names,
+        reason="split_tunnel",
+        family=tunnel.family,
+        bpjs_targets=tunnel.bpjs_targets,
+        reference_targets=tunnel.reference_targets,
+    )
+
+
+def _refusal_note(ctx: ProbeContext, refusal: Refusal) -> str:
+    """What the user should do about a termux-api command Android refused."""
+    if refusal.permissions:
+        needs = ", ".join(refusal.permissions)
+        return ctx.text(
+            id=f"{refusal.command}: termux-api perlu izin {needs}; berikan di Setelan "
+            "Android > Aplikasi > Termux:API > Izin",
+            en=f"{refusal.command}: termux-api needs permission {needs}; grant it in "
+            "Android Settings > Apps > Termux:API > Permissions",
+        )
+    return ctx.text(
+        id=f"{refusal.command}: termux-api menolak ({refusal.message})",
+        en=f"{refusal.command}: termux-api refused ({refusal.message})",
+    )
 
 
 async def _bounded(
@@ -214,6 +325,7 @@ def _summary(
     vpn: list[str],
     proxies: list[str],
     unavailable: list[str],
+    ways: list[Way],
 ) -> str:
     names = _names(i.name for i in connected)
     if connected:
@@ -235,6 +347,15 @@ def _summary(
         parts.append(
             ctx.text(
                 id="rute default tidak dapat diperiksa", en="default route could not be checked"
+            )
+        )
+    if ways and not connected:
+        # Without readable interfaces, the kernel's routes are what this run knows.
+        routed, tried = sum(1 for w in ways if w.source), len(ways)
+        parts.append(
+            ctx.text(
+                id=f"ada jalur ke {routed}/{tried} alamat",
+                en=f"route to {routed}/{tried} addresses",
             )
         )
     if vpn:
