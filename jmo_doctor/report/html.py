@@ -68,6 +68,7 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;vertical-align:t
 padding:.3rem .4rem;border-bottom:1px solid var(--line)}
 .chart{width:100%;height:auto;max-width:40rem;display:block;font:9px system-ui,sans-serif}
 .chart text{fill:var(--fg)}.chart .group{font-weight:700}.chart .axis{stroke:var(--muted)}
+td.k{white-space:nowrap}
 .pass{color:#2e7d32}.warn{color:#b26a00}.fail{color:#c62828}.error{color:#6a1b9a}
 """
 
@@ -183,7 +184,7 @@ def _probes(probes: Sequence[ProbeView], lang: str) -> str:
             for f in probe.findings
         )
         rows.append(
-            f'<tr><td><code>{esc(probe.id)}</code></td><td class="{esc(probe.status)}">'
+            f'<tr><td class="k"><code>{esc(probe.id)}</code></td><td class="k {esc(probe.status)}">'
             f"{esc(state)}</td><td>{esc(probe.summary)}"
             + (f"<ul>{findings}</ul>" if findings else "")
             + "</td></tr>"

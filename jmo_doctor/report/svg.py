@@ -83,13 +83,15 @@ def bars(
         default=0.0,
     )
     scale = (WIDTH - _LEFT - _VALUE_ROOM) / top if top > 0 else 0.0
-    body = _legend(series, 12)
-    y = 22.0
+    # one series needs no legend: the title and the unit say what it is
+    body = _legend(series, 12) if len(series) > 1 else []
+    colours = SERIES_COLOURS if len(series) > 1 else SERIES_COLOURS[1:2]
+    y = 22.0 if len(series) > 1 else 0.0
     for name, values in groups:
         y += _LABEL_ROW
         body.append(f'<text x="{_LEFT}" y="{y - 3:.0f}" class="group">{esc(name)}</text>')
         for index, value in enumerate(values):
-            colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+            colour = colours[index % len(colours)]
             if value is None or not math.isfinite(value):
                 body.append(f'<text x="{_LEFT}" y="{y + _BAR - 2:.0f}">{esc(missing)}</text>')
             else:
