@@ -183,7 +183,7 @@ def summarise(arguments: Iterable[str]) -> Summary:
 
 # --- rendering ---------------------------------------------------------------------------
 
-_WORDS: dict[str, dict[str, str]] = {
+WORDS: dict[str, dict[str, str]] = {
     "title": {"id": "Ringkasan: {n} laporan", "en": "Summary: {n} reports"},
     "first_cause": {"id": "Penyebab utama", "en": "First cause"},
     "status": {"id": "Status", "en": "Status"},
@@ -204,7 +204,7 @@ _WORDS: dict[str, dict[str, str]] = {
 
 
 def word(key: str, lang: str) -> str:
-    return pick(_WORDS[key], lang)
+    return pick(WORDS[key], lang)
 
 
 def _shown(dimension: str, value: str, lang: str) -> str:
