@@ -68,7 +68,7 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;vertical-align:t
 padding:.3rem .4rem;border-bottom:1px solid var(--line)}
 .chart{width:100%;height:auto;max-width:40rem;display:block;font:9px system-ui,sans-serif}
 .chart text{fill:var(--fg)}.chart .group{font-weight:700}.chart .axis{stroke:var(--muted)}
-td.k{white-space:nowrap}
+td.k{white-space:nowrap}th{overflow-wrap:normal}
 .pass{color:#2e7d32}.warn{color:#b26a00}.fail{color:#c62828}.error{color:#6a1b9a}
 """
 
@@ -241,8 +241,8 @@ def render_history(rows: Sequence[HistoryRow], lang: str, *, tz: tzinfo | None =
     ]
     for row in reversed(rows):  # newest first: what a person looks for
         table.append(
-            f"<tr><td>{esc(when(row.started_at))}</td>"
-            f'<td class="{esc(row.status)}">{esc(label(f"status.{row.status}", lang))}</td>'
+            f'<tr><td class="k">{esc(when(row.started_at))}</td>'
+            f'<td class="k">{esc(label(f"status.{row.status}", lang))}</td>'
             f"<td>{esc(cause_text(row, lang))}</td></tr>"
         )
     body.append("<table>" + "".join(table) + "</table>")

@@ -172,5 +172,5 @@ def status_strip(statuses: Sequence[str], title: str, names: dict[str, str]) -> 
         name = names.get(status, status)
         body.append(f'<rect x="{x}" y="30" width="9" height="9" fill="{colour}"/>')
         body.append(f'<text x="{x + 12}" y="38">{esc(name)}</text>')
-        x += 20 + 6 * len(name)
+        x += 22 + 7 * len(name)  # capitals are wider than _legend's lower case
     return _svg(46, title, body)
