@@ -232,7 +232,7 @@ def _ranked(counter: Counter[Any], dimension: str) -> list[tuple[Any, int]]:
 
 def render_text(summary: Summary, lang: str) -> str:
     lines = [word("title", lang).format(n=summary.reports)]
-    for dimension in DIMENSIONS:
+    for dimension in DIMENSIONS if summary.reports else ():  # nothing to count: no tables
         lines += ["", word(dimension, lang)]
         width = len(str(max(summary.counts[dimension].values(), default=0)))
         if dimension == "app_version":
@@ -245,11 +245,19 @@ def render_text(summary: Summary, lang: str) -> str:
                 (_shown(dimension, value, lang), n)
                 for value, n in _ranked(summary.counts[dimension], dimension)
             ]
-        lines += [f"  {str(n).rjust(width)}  {one_line(shown)}" for shown, n in rows]
+        lines += [_wrapped(f"  {str(n).rjust(width)}  ", shown) for shown, n in rows]
     if summary.invalid:
         lines += ["", word("invalid", lang).format(n=len(summary.invalid))]
-        lines += [f"  {one_line(bad.path)}: {one_line(bad.reason)}" for bad in summary.invalid]
+        lines += [_wrapped("  ", f"{bad.path}: {bad.reason}") for bad in summary.invalid]
     return "\n".join(lines) + "\n"
+
+
+def _wrapped(head: str, value: str) -> str:
+    """``head`` then ``value`` made safe and wrapped as the text report wraps, hanging."""
+    from jmo_doctor.report.text import WIDTH, wrap_words
+
+    pieces = wrap_words(one_line(value), WIDTH - len(head)) or [""]
+    return "\n".join([head + pieces[0], *(" " * len(head) + piece for piece in pieces[1:])])
 
 
 def render_json(summary: Summary) -> str:
