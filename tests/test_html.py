@@ -190,3 +190,13 @@ def test_every_word_has_both_languages() -> None:
 def test_escape_leaves_no_markup() -> None:
     assert svg.esc('<a href="x">&') == "&lt;a href=&quot;x&quot;&gt;&amp;"
     assert html.unescape(svg.esc("\u202egpj.exe")) == "\ufffdgpj.exe"
+
+
+def test_a_check_that_could_not_be_done_says_why() -> None:
+    from jmo_doctor.report.unknown import unknown_document
+
+    doc = unknown_document("another run holds the lock", "en")
+    page = Page(html_report.render(doc))
+    _self_contained(page)
+    assert "UNKNOWN" in page.words and "another run holds the lock (exit code 3)" in page.words
+    assert "svg" not in page.tags  # nothing was measured: no empty charts
