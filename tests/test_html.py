@@ -106,7 +106,7 @@ def test_throughput_is_drawn_in_english() -> None:
     assert f"{svg.number(speeds['upload_mbps'])} Mbit/s" in words
 
 
-def _hostile_copy(payload: str) -> dict[str, Any]:
+def hostile_copy(payload: str) -> dict[str, Any]:
     doc = copy.deepcopy(_load(SLOW_OUTDATED_ID))
     cause = doc["causes"][0]
     cause["title"] = cause["explanation"] = payload
@@ -134,7 +134,7 @@ PAYLOADS = [
 
 @pytest.mark.parametrize(("name", "payload"), PAYLOADS, ids=[p[0] for p in PAYLOADS])
 def test_hostile_report_text_stays_text(name: str, payload: str) -> None:
-    rendered = html_report.render(_hostile_copy(payload))
+    rendered = html_report.render(hostile_copy(payload))
     page = Page(rendered)
     _self_contained(page)
     assert page.tags.count("style") == 1  # one title per chart, one for the page:

@@ -192,3 +192,17 @@ def test_the_console_check_can_fail(tmp_path: Path) -> None:
     )
     seen = render_in_browser(page)
     assert len(seen.console) >= 2, seen.console
+
+
+def test_hostile_report_text_runs_nothing_in_the_browser(tmp_path: Path) -> None:
+    """Script and image payloads in every field: the browser sees text, so nothing is
+    even attempted (an attempt would be a CSP console message, as above)."""
+    from tests.test_html import hostile_copy
+
+    payload = '<script>broken()</script><img src="http://evil.example/x.png" onerror="broken()">'
+    page = tmp_path / "hostile.html"
+    page.write_text(html_report.render(hostile_copy(payload)), encoding="utf-8")
+    seen = render_in_browser(page)
+    assert seen.console == []
+    assert "<script" not in seen.dom and "<img" not in seen.dom
+    assert payload in html.unescape(seen.dom)
