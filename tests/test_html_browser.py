@@ -61,6 +61,10 @@ def _run_browser(page: Path, *mode: str) -> subprocess.CompletedProcess[str]:
             f"--user-data-dir={profile}",
             "--host-resolver-rules=MAP * ~NOTFOUND",
             "--proxy-server=127.0.0.1:9",
+            # and no background traffic of its own (updates, sync, field trials)
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
             "--enable-logging=stderr",
             "--v=0",
             f"--window-size={WIDTH},{HEIGHT}",
