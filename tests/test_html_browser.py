@@ -12,6 +12,7 @@ to nothing and every request would go to a dead local proxy.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -51,11 +52,15 @@ class Rendered:
     png: bytes
 
 
-def _offline() -> list[str]:
-    """``unshare -n``: an empty network namespace, where no packet can leave, when root."""
+@functools.cache
+def _offline() -> tuple[str, ...]:
+    """``unshare -n``: an empty network namespace, where no packet can leave, if allowed."""
+    argv = ("unshare", "--net", "--")
     if os.geteuid() == 0 and shutil.which("unshare"):
-        return ["unshare", "--net", "--"]
-    return []  # the page's CSP and the flags below still keep it off the network
+        tried = subprocess.run([*argv, "true"], capture_output=True, timeout=10)
+        if tried.returncode == 0:
+            return argv
+    return ()  # the page's CSP and the flags below still keep it off the network
 
 
 def _run_browser(page: Path, *mode: str) -> subprocess.CompletedProcess[str]:
