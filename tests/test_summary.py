@@ -81,3 +81,22 @@ def test_every_word_has_both_languages() -> None:
     for key, text in summary.WORDS.items():
         assert text["id"] and text["en"], key
         assert text["id"] != text["en"] or key in same_in_both, key
+
+
+def test_folders_are_walked_in_name_order_without_following_links(tmp_path: Path) -> None:
+    for folder in ("b", "a/z", "a/y", "c"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "r.json").write_text("{}")
+    (tmp_path / "a" / "y" / "up").symlink_to(tmp_path)
+    (tmp_path / "a" / "link.json").symlink_to(tmp_path / "b" / "r.json")
+    found = [
+        (str(Path(path).relative_to(tmp_path)), why)
+        for path, why in summary.report_files([str(tmp_path)])
+    ]
+    assert found == [
+        ("a/link.json", "a symbolic link, not a regular file: skipped"),
+        ("a/y/r.json", None),
+        ("a/z/r.json", None),
+        ("b/r.json", None),
+        ("c/r.json", None),
+    ]

@@ -132,6 +132,7 @@ def report_files(arguments: Iterable[str]) -> Iterator[tuple[str, str | None]]:
 
 
 def _walk(top: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, str | None]]:
+    """Files of ``top`` in name order, each folder's files before its subfolders."""
     pending = [top]
     while pending:
         directory = pending.pop()
@@ -145,6 +146,7 @@ def _walk(top: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, str | Non
         except OSError as error:
             yield directory, error.strerror or str(error)
             continue
+        folders = []
         for entry in entries:
             try:
                 mode = entry.stat(follow_symlinks=False).st_mode
@@ -152,14 +154,14 @@ def _walk(top: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, str | Non
                 yield entry.path, error.strerror or str(error)
                 continue
             if stat.S_ISDIR(mode):
-                pending.append(entry.path)
+                folders.append(entry.path)
             elif not entry.name.lower().endswith(".json"):
                 continue
             elif stat.S_ISREG(mode):
                 yield entry.path, None
             else:
                 yield entry.path, f"{kind_of(mode)}, not a regular file: skipped"
-    # depth-first in name order: stable listings for the same tree
+        pending.extend(reversed(folders))  # popped from the end: the first name first
 
 
 def summarise(arguments: Iterable[str]) -> Summary:
