@@ -200,3 +200,10 @@ def test_a_check_that_could_not_be_done_says_why() -> None:
     _self_contained(page)
     assert "UNKNOWN" in page.words and "another run holds the lock (exit code 3)" in page.words
     assert "svg" not in page.tags  # nothing was measured: no empty charts
+
+
+def test_history_page_says_when_damaged_runs_were_skipped() -> None:
+    from jmo_doctor.report.history import HistoryRows
+
+    words = Page(html_report.render_history(HistoryRows([], skipped=2), "en")).words
+    assert "Warning: 2 stored run(s) damaged and skipped" in words

@@ -47,6 +47,10 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "time": {"id": "Waktu", "en": "Time"},
     "cause": {"id": "Penyebab utama", "en": "First cause"},
+    "history_skipped": {
+        "id": "Peringatan: {n} pemeriksaan tersimpan rusak dan dilewati",
+        "en": "Warning: {n} stored run(s) damaged and skipped",
+    },
 }
 
 _CSS = """
@@ -208,10 +212,14 @@ def _footer(report: ReportView, lang: str) -> str:
 
 def render_history(rows: Sequence[HistoryRow], lang: str, *, tz: tzinfo | None = None) -> str:
     """The stored runs as one page: a chart per key metric, the status strip, the table."""
-    from jmo_doctor.report.history import cause_text
+    from jmo_doctor.report.history import HistoryRows, cause_text
 
     title = word("history_title", lang)
     body = [f"<h1>{esc(title)}</h1>"]
+    if isinstance(rows, HistoryRows) and rows.skipped:
+        body.append(
+            f"<p><strong>{esc(word('history_skipped', lang).format(n=rows.skipped))}</strong></p>"
+        )
     if not rows:
         return page(title, lang, [*body, f"<p>{esc(word('history_empty', lang))}</p>"])
 
