@@ -15,6 +15,7 @@ SUITES = {
     "connectivity": "bench.connectivity:run",
     "bandwidth": "bench.bandwidth:run",
     "soak": "bench.soak:run",
+    "summary": "bench.summary:run",
 }
 NEEDS_ROOT = {"connectivity", "bandwidth", "soak"}
 

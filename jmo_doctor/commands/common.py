@@ -12,7 +12,7 @@ import click
 from jmo_doctor.errors import UserError
 from jmo_doctor.i18n import LANGUAGES
 
-FORMATS = ("text", "json", "markdown")
+FORMATS = ("text", "json", "markdown", "html")
 
 
 def ids(value: str | None) -> list[str]:
@@ -66,6 +66,10 @@ def emit(
         rendered = document.dumps(doc)
     elif output_format == "markdown":
         rendered = markdown.render(doc)
+    elif output_format == "html":
+        from jmo_doctor.report import html
+
+        rendered = html.render(doc)
     elif output_format == "prom":
         rendered = prom.render(doc)
     elif output_format == "nagios":

@@ -11,7 +11,9 @@ from jmo_doctor.exitcodes import ExitStatus
 @click.command()
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--since", metavar="DURATION", help="Only runs newer than this (30m, 12h, 7d).")
-@click.option("--format", "output_format", type=click.Choice(("text", "json")), default="text")
+@click.option(
+    "--format", "output_format", type=click.Choice(("text", "json", "html")), default="text"
+)
 @lang_option
 def history(limit: int, since: str | None, output_format: str, lang: str | None) -> int:
     """Show the stored runs with their status, first cause and trends."""
@@ -23,10 +25,13 @@ def history(limit: int, since: str | None, output_format: str, lang: str | None)
     lang = resolve_lang(lang)
     since_s = parse_duration(since) if since else None
     rows = store.query(paths.data_home(), limit, since_s)
-    rendered = (
-        history_report.render_json(rows)
-        if output_format == "json"
-        else history_report.render_text(rows, lang)
-    )
+    if output_format == "json":
+        rendered = history_report.render_json(rows)
+    elif output_format == "html":
+        from jmo_doctor.report import html
+
+        rendered = html.render_history(rows, lang)
+    else:
+        rendered = history_report.render_text(rows, lang)
     click.echo(rendered, nl=not rendered.endswith("\n"))
     return ExitStatus.OK

@@ -1,10 +1,11 @@
-"""`jmo-doctor report show FILE`: a saved JSON report, rendered again."""
+"""`jmo-doctor report show FILE`: a saved JSON report, rendered again; `report summary`."""
 
 from __future__ import annotations
 
 import click
 
-from jmo_doctor.commands.common import FORMATS, emit
+from jmo_doctor.commands.common import FORMATS, emit, lang_option, resolve_lang
+from jmo_doctor.errors import UserError
 from jmo_doctor.exitcodes import ExitStatus
 
 
@@ -23,4 +24,30 @@ def report_show(file: str, output_format: str, verbose: bool) -> int:
 
     doc = document.load(file)
     emit(doc, output_format, None, verbose)
+    return ExitStatus.OK
+
+
+@report.command("summary")
+@click.argument("paths", metavar="FILE|DIR ...", nargs=-1, required=True)
+@click.option(
+    "--format", "output_format", type=click.Choice(("text", "json", "csv")), default="text"
+)
+@lang_option
+def report_summary(paths: tuple[str, ...], output_format: str, lang: str | None) -> int:
+    """Count many saved reports (*.json in DIRs): causes, versions, operators, days."""
+    from jmo_doctor.report import summary as summaries
+
+    found = summaries.summarise(paths)
+    if output_format == "json":
+        rendered = summaries.render_json(found)
+    elif output_format == "csv":
+        rendered = summaries.render_csv(found)
+    else:
+        rendered = summaries.render_text(found, resolve_lang(lang))
+    click.echo(rendered, nl=False)
+    if not found.reports:
+        raise UserError(
+            f"no valid jmo-doctor report among {len(found.invalid)} file(s) given",
+            report_written=True,
+        )
     return ExitStatus.OK

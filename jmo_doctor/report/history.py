@@ -209,3 +209,7 @@ def render_json(rows: Sequence[HistoryRow]) -> str:
         )
         + "\n"
     )
+
+
+#: The first cause of a run in words, for the other history renderers (HTML).
+cause_text = _cause_text
