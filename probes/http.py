@@ -27,6 +27,7 @@ from jmo_doctor.api import (
 )
 from probes._common.http import Fetch, fetch, shared_fetch
 from probes._common.net import budget, code_counts
+from probes._common.small_segments import small_segments_fetch
 
 PORTAL_TARGET = "captive_portal"
 PORTAL_BODY_CAP = 65_536
@@ -160,8 +161,8 @@ def _stalled(item: Fetch) -> bool:
     return item.timed_out and item.connected and not item.via_proxy and item.phase in _STALL_PHASES
 
 
-async def _small_segments_work(ctx: ProbeContext, fetches: Sequence[Fetch]) -> dict[str, Fetch]:
-    """Stalled requests tried again with a small MSS: target → the request that worked.
+async def _small_segments_work(ctx: ProbeContext, fetches: Sequence[Fetch]) -> dict[str, int]:
+    """Stalled requests tried again with a small MSS: target → bytes of the answer.
 
     A path that drops full-size packets without an ICMP "fragmentation needed" (a broken
     path MTU) lets handshakes and small answers through and stalls everything bigger; with
@@ -169,27 +170,25 @@ async def _small_segments_work(ctx: ProbeContext, fetches: Sequence[Fetch]) -> d
     stalls again, so it is never taken for this.
     """
     stalled = [item for item in fetches if _stalled(item)]
-
-    async def again(item: Fetch) -> Fetch | None:
-        wait_s = budget(ctx, MTU_CONFIRM_S)
-        try:
-            retry = await asyncio.wait_for(fetch(ctx, item.target, item.url, mss=SMALL_MSS), wait_s)
-        except TimeoutError:
-            return None
-        return retry if retry.status is not None and not retry.error else None
-
-    retries = await asyncio.gather(*(again(item) for item in stalled))
-    return {item.target: r for item, r in zip(stalled, retries, strict=True) if r is not None}
+    wait_s = budget(ctx, MTU_CONFIRM_S)
+    got = await asyncio.gather(
+        *(small_segments_fetch(ctx, item.url, SMALL_MSS, wait_s) for item in stalled)
+    )
+    return {
+        item.target: size
+        for item, size in zip(stalled, got, strict=True)
+        if size is not None and size > item.body_bytes
+    }
 
 
-def _mtu_blackhole(ctx: ProbeContext, item: Fetch, small: Fetch) -> Finding:
+def _mtu_blackhole(ctx: ProbeContext, item: Fetch, small_bytes: int) -> Finding:
     return ctx.finding(
         "path.mtu_blackhole",
         item.target,
         phase=item.phase,
         mss=SMALL_MSS,
-        small_status=small.status,
-        small_body_bytes=small.body_bytes,
+        stalled_after_bytes=item.body_bytes,
+        small_segments_bytes=small_bytes,
         url=item.url,
     )
 

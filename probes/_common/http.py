@@ -14,7 +14,6 @@ the proxy reached the URL's host (its TLS handshake, or any answer at all).
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,13 +192,8 @@ async def fetch(
     *,
     follow_redirects: bool = True,
     body_cap: int = BODY_CAP_BYTES,
-    mss: int | None = None,
 ) -> Fetch:
-    """GET ``url``; never raises for the network, never waits past the run's deadline.
-
-    ``mss``: announce this TCP maximum segment size (set before connect, so the SYN
-    carries it and the server sends no bigger segments); such a request goes direct,
-    not through a proxy from the environment."""
+    """GET ``url``; never raises for the network, never waits past the run's deadline."""
     dns_ms = await _lookup_ms(ctx, url, budget(ctx, REQUEST_TIMEOUT_S))
     trace = Trace()
     timeout = budget(ctx, REQUEST_TIMEOUT_S)
@@ -207,17 +201,10 @@ async def fetch(
     result: dict[str, Any] = {}
 
     async def go() -> None:
-        small_segments: dict[str, Any] = {}
-        if mss is not None:
-            option = (socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
-            small_segments["transport"] = httpx.AsyncHTTPTransport(
-                verify=ctx.ssl_context(), socket_options=[option]
-            )
         async with ctx.http_client(
             follow_redirects=follow_redirects,
             max_redirects=MAX_REDIRECTS,
             timeout=httpx.Timeout(timeout),
-            **small_segments,
         ) as client:
             request = client.build_request("GET", url, extensions={"trace": trace})
             response = await client.send(request, stream=True)
