@@ -164,7 +164,7 @@ _ANY_FAILURE = (
     | {"dns.tampered", "tls.handshake_failed", "http.status"}
 )
 #: Findings that degrade the run (exit 1) even though no cause is built on them.
-_WARNING_CODES = frozenset({"tls.expiring", "tcp.ipv6_broken", "dns.slow"})
+_WARNING_CODES = frozenset({"tls.expiring", "tcp.ipv6_broken", "dns.slow", "http.block_page"})
 
 #: The data key worth showing next to an evidence item: a support agent recognises an
 #: antivirus or a block page by it at a glance.
@@ -173,6 +173,7 @@ _EVIDENCE_DETAIL: Mapping[str, str] = MappingProxyType(
         "tls.untrusted": "issuer",
         "tls.hostname_mismatch": "issuer",
         "dns.tampered": "fingerprint",
+        "http.block_page": "fingerprint",
     }
 )
 

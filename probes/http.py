@@ -25,6 +25,7 @@ from jmo_doctor.api import (
     ProbeResult,
     Status,
 )
+from probes._common import fingerprints
 from probes._common.http import Fetch, fetch, shared_fetch
 from probes._common.net import budget, code_counts
 from probes._common.small_segments import small_segments_fetch
@@ -86,6 +87,10 @@ class HttpProbe(BaseProbe):
             "en": "The request to {target} stalled (phase: {phase}) but worked with small "
             "packets (MSS {mss}): full-size packets vanish on the way.",
         },
+        "http.block_page": {
+            "id": "{target} menjawab dengan halaman blokir ({operator}; dikenali dari {via}).",
+            "en": "{target} answered with a block page ({operator}; recognised by its {via}).",
+        },
         "http.captive_portal": {
             "id": "Jaringan ini meminta login (portal Wi-Fi): pemeriksaan menjawab {status} "
             "alih-alih 204. {location}",
@@ -104,7 +109,8 @@ class HttpProbe(BaseProbe):
             if (small := confirmed.get(item.target)) is not None:
                 findings.append(_mtu_blackhole(ctx, item, small))
                 continue
-            findings.extend(_judge(ctx, item) or _slow(ctx, item, reference_ms))
+            found = _judge(ctx, item) or _block_page(ctx, item) or _slow(ctx, item, reference_ms)
+            findings.extend(found)
             for key, value in item.phases_ms.items():
                 metrics[f"{item.target}.{key}"] = float(value)
             if item.status is not None:
@@ -146,6 +152,8 @@ class HttpProbe(BaseProbe):
             return None, detail  # no answer at all is offline, not a portal: others say so
         if result.status == 204 or (result.status == 200 and result.body_bytes == 0):
             return None, detail
+        if blocked := _block_page(ctx, result):  # a block page is never a Wi-Fi login
+            return blocked[0], detail
         finding = ctx.finding(
             "http.captive_portal",
             PORTAL_TARGET,
@@ -154,6 +162,33 @@ class HttpProbe(BaseProbe):
             url=url,
         )
         return finding, detail
+
+
+def _block_page(ctx: ProbeContext, item: Fetch) -> list[Finding]:
+    """``http.block_page`` when the answer is a known Indonesian block page: by the
+    redirect it gives or led to, or by its body."""
+    if item.status is None:
+        return []
+    redirect = item.location or (item.final_url if item.final_url != item.url else "")
+    prints = fingerprints.load()
+    if print_ := prints.match_http(location=redirect):
+        via = "redirect"
+    elif print_ := prints.match_http(body=item.body_head.decode("utf-8", "replace")):
+        via = "body"
+    else:
+        return []
+    return [
+        ctx.finding(
+            "http.block_page",
+            item.target,
+            via=via,
+            fingerprint=print_.name,
+            operator=print_.operator,
+            source=print_.source,
+            status=item.status,
+            url=item.url,
+        )
+    ]
 
 
 def _stalled(item: Fetch) -> bool:
