@@ -72,6 +72,34 @@ def _clock_days_behind(lab: Lab) -> None:
         lab.host_fault(host, date_offset_s=3 * 86400)
 
 
+#: A TrustPositif page as OONI saw it served over HTTP (fingerprint ooni.id_telekomunikasi_0).
+BLOCK_PAGE = "<html><head><title>Internet Positif - Indonesia</title></head></html>"
+
+
+def _block_page_for_bpjs(lab: Lab) -> None:
+    # DNS tells the truth; a middlebox answers the request itself with its block page
+    for host in lab.bpjs_hosts:
+        lab.set_route(host, "/", body=BLOCK_PAGE)
+
+
+def _block_page_for_the_portal_check(lab: Lab) -> None:
+    lab.set_route("connectivitycheck.gstatic.com", "/generate_204", body=BLOCK_PAGE)
+
+
+def _intercepted_and_truthful(run: Run) -> None:
+    dns = next(p for p in run.report["probes"] if p["id"] == "dns")
+    tampered = [f for f in dns["findings"] if f["code"] == "dns.tampered"]
+    assert tampered, run.explain()
+    for f in tampered:
+        assert f["data"]["transparent"] is True, f
+        assert f["data"]["truthful"] == [DOH_URL], f
+        assert f["data"]["intercepted"] == ["10.201.0.54"], f
+
+
+def _block_page_named(run: Run) -> None:
+    assert "http.block_page@bpjs-www" in run.codes("http"), run.explain()
+
+
 def _first_byte_compared(run: Run) -> None:
     http = next(p for p in run.report["probes"] if p["id"] == "http")
     slow = [f for f in http["findings"] if f["code"] == "http.slow"]
@@ -131,6 +159,15 @@ SCENARIOS = [
         "dns_tampered",
         CRITICAL,
         config={"dns": {"doh": [DOH_URL]}},
+        check=_intercepted_and_truthful,
+    ),
+    Scenario(
+        "block-page-over-http-for-bpjs",
+        _block_page_for_bpjs,
+        "bpjs_unreachable",
+        CRITICAL,
+        not_causes=("captive_portal",),
+        check=_block_page_named,
     ),
     Scenario(
         "nxdomain-for-bpjs-only",

@@ -11,7 +11,9 @@ from typing import Any
 
 from probes._common import fingerprints
 
-OONI_SOURCE = re.compile(r"^ooni:(ooni\.id_|cl\.)[\w.]+ fingerprints_(dns|http)\.csv:\d+@[0-9a-f]{12}\b")
+OONI_SOURCE = re.compile(
+    r"^ooni:(ooni\.id_|cl\.)[\w.]+ fingerprints_(dns|http)\.csv:\d+@[0-9a-f]{12}\b"
+)
 
 
 def _raw() -> dict[str, Any]:
