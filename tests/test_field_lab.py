@@ -214,3 +214,17 @@ def test_field_fault_is_blamed_right(lab: Lab, scenario: Scenario) -> None:
         assert wrong not in run.causes, run.explain()
     if scenario.check is not None:
         scenario.check(run)
+
+
+def test_4g_like_link_gives_no_false_alarm_over_20_runs(lab: Lab) -> None:
+    # 60 ms ± 10 ms round trip, no loss: what a good 4G link looks like (the clean link's
+    # 20 runs are test_causes_lab.test_healthy_lab_stays_healthy_over_20_runs)
+    lab.set_delay(30, jitter_ms=5)
+    alarms, seconds = [], []
+    for attempt in range(20):
+        run = jmo(lab)
+        seconds.append(run.seconds)
+        if run.code != OK or run.causes[:1] != ["kpj_not_linked"]:
+            alarms.append(f"run {attempt}: {run.explain()}")
+    print(f"\n4g-like x20: {len(alarms)} false alarms, {max(seconds):.1f} s slowest")
+    assert not alarms, "\n".join(alarms)
