@@ -54,6 +54,12 @@ def _mtu_blackhole(lab: Lab) -> None:
     lab.mtu_blackhole(1400)
 
 
+def _mtu_blackhole_in_the_handshake(lab: Lab) -> None:
+    # a path MTU so small that the server's TLS handshake flight (certificate and all)
+    # never arrives: where real certificate chains (3-5 kB) stall on a broken path
+    lab.mtu_blackhole(600)
+
+
 def _portal_owns_dns(lab: Lab) -> None:
     # a hotel Wi-Fi whose resolver answers every name with the portal's own address
     lab.dns_fault("system", "address", addresses=[HOSTS[PORTAL_NAME].ip])
@@ -136,6 +142,15 @@ SCENARIOS = [
         CRITICAL,
         timeout=20,
         not_causes=("offline",),
+        check=_small_segments_confirmed,
+    ),
+    Scenario(
+        "mtu-blackhole-in-tls-handshake",
+        _mtu_blackhole_in_the_handshake,
+        "mtu_blackhole",
+        CRITICAL,
+        timeout=20,
+        not_causes=("offline", "tls_intercepted"),
         check=_small_segments_confirmed,
     ),
     Scenario(
