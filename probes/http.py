@@ -207,7 +207,10 @@ async def _small_segments_work(ctx: ProbeContext, fetches: Sequence[Fetch]) -> d
     stalled = [item for item in fetches if _stalled(item)]
     wait_s = budget(ctx, MTU_CONFIRM_S)
     got = await asyncio.gather(
-        *(small_segments_fetch(ctx, item.url, SMALL_MSS, wait_s) for item in stalled)
+        *(
+            small_segments_fetch(ctx, item.url, SMALL_MSS, wait_s, beyond=item.body_bytes)
+            for item in stalled
+        )
     )
     return {
         item.target: size

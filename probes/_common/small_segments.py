@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 from jmo_doctor.api import ProbeContext
 from probes._common.net import addresses_for, family_of
 
-#: Enough of the answer to tell it arrived; a page is read to its end or to this.
-READ_CAP_BYTES = 1_000_000
+#: Enough to tell that full-size answers now arrive: a dozen full-size packets' worth
+#: beyond what the stalled request got (or the whole answer, if shorter). Reading no
+#: further keeps the check quick on a slow link and cheap on prepaid quota.
+CONFIRM_BYTES = 16_384
 
 
 async def _connect(address: str, port: int, mss: int) -> socket.socket:
@@ -32,7 +34,7 @@ async def _connect(address: str, port: int, mss: int) -> socket.socket:
     return sock
 
 
-async def _get(ctx: ProbeContext, url: str, mss: int) -> int:
+async def _get(ctx: ProbeContext, url: str, mss: int, enough: int) -> int:
     parts = urlsplit(url)
     host = parts.hostname or ""
     tls = parts.scheme == "https"
@@ -53,17 +55,20 @@ async def _get(ctx: ProbeContext, url: str, mss: int) -> int:
         writer.write(request.encode("ascii", "replace"))
         await writer.drain()
         received = 0
-        while received < READ_CAP_BYTES and (chunk := await reader.read(65536)):
+        while received < enough and (chunk := await reader.read(65536)):
             received += len(chunk)
         return received
     finally:
         writer.close()
 
 
-async def small_segments_fetch(ctx: ProbeContext, url: str, mss: int, wait_s: float) -> int | None:
-    """Bytes of the whole answer (status line, headers and body) fetched with ``mss``;
-    None when it did not arrive in ``wait_s`` or failed."""
+async def small_segments_fetch(
+    ctx: ProbeContext, url: str, mss: int, wait_s: float, *, beyond: int = 0
+) -> int | None:
+    """Bytes of the answer (status line, headers and body) fetched with ``mss``: the
+    whole of it, or at least :data:`CONFIRM_BYTES` more than ``beyond`` (what the stalled
+    request got). None when that did not arrive in ``wait_s`` or the request failed."""
     try:
-        return await asyncio.wait_for(_get(ctx, url, mss), wait_s)
+        return await asyncio.wait_for(_get(ctx, url, mss, beyond + CONFIRM_BYTES), wait_s)
     except (OSError, TimeoutError, ValueError, ssl.SSLError):
         return None

@@ -70,6 +70,8 @@ _SCRUBBED_ENV = re.compile(
 )
 # IPv6 duplicate address detection keeps new addresses (link-local ones too, which
 # neighbour discovery needs) unusable for ~1 s; nothing can clash inside the lab.
+#: The kernel's default for a device's GSO segments per packet (``ip -d link`` shows it).
+_GSO_MAX_SEGS = 65535
 _NO_DAD = {"net.ipv6.conf.all.accept_dad": 0, "net.ipv6.conf.default.accept_dad": 0}
 
 
@@ -546,6 +548,11 @@ class Lab:
     def _apply_path_rules(self) -> None:
         text = impair.path_ruleset(self._link.mtu_drop_above, self._link.ipv6_dropped)
         netns.run(netns.exec_argv(self.router, ["nft", "-f", "-"]), input=text)
+        # The servers' TCP hands the veth 64 kB GSO bursts of segments, which reach the
+        # router whole: "meta length" would drop a burst of small segments as one big
+        # packet. One segment per packet while the MTU fault is on, as on a real wire.
+        segs = 1 if self._link.mtu_drop_above is not None else _GSO_MAX_SEGS
+        netns.ip_batch(self.inet, [f"link set dev {A.INET_IF} gso_max_segs {segs}"])
 
     # --- the phone -------------------------------------------------------------------
 
