@@ -164,7 +164,7 @@ _ANY_FAILURE = (
     | {"dns.tampered", "tls.handshake_failed", "http.status"}
 )
 #: Findings that degrade the run (exit 1) even though no cause is built on them.
-_WARNING_CODES = frozenset({"tls.expiring", "tcp.ipv6_broken", "dns.slow"})
+_WARNING_CODES = frozenset({"tls.expiring", "tcp.ipv6_broken", "dns.slow", "http.block_page"})
 
 #: The data key worth showing next to an evidence item: a support agent recognises an
 #: antivirus or a block page by it at a glance.
@@ -173,6 +173,7 @@ _EVIDENCE_DETAIL: Mapping[str, str] = MappingProxyType(
         "tls.untrusted": "issuer",
         "tls.hostname_mismatch": "issuer",
         "dns.tampered": "fingerprint",
+        "http.block_page": "fingerprint",
     }
 )
 
@@ -328,6 +329,9 @@ class Candidate:
     #: Findings of other causes that this cause accounts for (see FOLDS).
     explains: frozenset[Observation] = frozenset()
     explains_everything: bool = False
+    #: The exit status this finding of the cause implies, when milder than the catalogue's
+    #: (a BPJS side that is slow but answers is a warning, one that fails is critical).
+    severity: ExitStatus | None = None
 
     def accounts_for(self, o: Observation) -> bool:
         return self.explains_everything or o in self.explains
@@ -445,11 +449,18 @@ def _vpn_or_proxy(facts: Facts) -> Candidate | None:
 def _bpjs_unreachable(facts: Facts) -> Candidate | None:
     failures = tuple(
         o
-        for o in facts.having(_ANY_FAILURE, roles={BPJS})
-        if facts.is_hard_failure(o) or o.code in _TLS_TIME
+        for o in facts.having(_ANY_FAILURE | {"http.block_page"}, roles={BPJS})
+        if facts.is_hard_failure(o) or o.code in _TLS_TIME or o.code == "http.block_page"
     )
+    slow = facts.having({"http.slow"}, roles={BPJS})
     if not failures:
-        return None
+        # Answering, only far later than the reference hosts (month-end, JHT payout
+        # peaks): JMO may still load, so a warning. The probe compares with the reference
+        # hosts itself, so a slow link is never taken for it.
+        return (
+            Candidate("bpjs_unreachable", HIGH, slow, severity=ExitStatus.WARNING) if slow else None
+        )
+    failures += slow
     if not any(facts.works(name) for name in facts.targets_of(REFERENCE)):
         # Without a working control host the network may be at fault; when it is plainly
         # down, offline absorbs this. Otherwise failing BPJS hosts must never read as
@@ -458,6 +469,32 @@ def _bpjs_unreachable(facts: Facts) -> Candidate | None:
     failed_hosts = {o.target for o in failures}
     every_bpjs_host = set(facts.targets_of(BPJS)) <= failed_hosts
     return Candidate("bpjs_unreachable", HIGH if every_bpjs_host else MEDIUM, failures)
+
+
+def _mtu_blackhole(facts: Facts) -> Candidate | None:
+    confirmed = facts.having({"path.mtu_blackhole"})
+    if not confirmed:
+        return None
+    # The request stalled and went through with small segments: every stall, broken
+    # handshake or timeout on those hosts is the path dropping full-size packets.
+    hosts = {o.target for o in confirmed}
+    symptoms = frozenset(
+        o for o in facts.having(_BROKEN_OFF | _CONNECT_FAILURES) if o.target in hosts
+    )
+    return Candidate("mtu_blackhole", HIGH, confirmed, explains=symptoms)
+
+
+def _ipv6_broken(facts: Facts) -> Candidate | None:
+    broken = facts.having({"tcp.ipv6_broken"})
+    if not broken:
+        return None
+    # The same on a reference host too is the network's IPv6, not one server's.
+    hosts = {o.target for o in broken}
+    widespread = len(hosts) >= 2 and any(o.role == REFERENCE for o in broken)
+    timeouts = frozenset(
+        o for o in facts.having(_TCP_DEAD) if o.target in hosts and o.data.get("family") == "ipv6"
+    )
+    return Candidate("ipv6_broken", HIGH if widespread else MEDIUM, broken, explains=timeouts)
 
 
 def _unstable_connection(facts: Facts) -> Candidate | None:
@@ -534,6 +571,8 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "tls_intercepted": _tls_intercepted,
         "vpn_or_proxy": _vpn_or_proxy,
         "bpjs_unreachable": _bpjs_unreachable,
+        "mtu_blackhole": _mtu_blackhole,
+        "ipv6_broken": _ipv6_broken,
         "unstable_connection": _unstable_connection,
         "slow_connection": _slow_connection,
         "app_outdated": _found_by({"store.outdated"}, "app_outdated"),
@@ -573,6 +612,10 @@ FOLDS: Mapping[str, frozenset[str]] = MappingProxyType(
         # a phone too old for the current JMO cannot take the update: "update JMO" is
         # not a step it can follow, the system update or another phone is
         "device_unsupported": frozenset({"app_outdated"}),
+        # Pages that start and never finish are not "no internet": small packets pass.
+        "mtu_blackhole": frozenset(
+            {"offline", "bpjs_unreachable", "unstable_connection", "tls_intercepted"}
+        ),
     }
 )
 
@@ -667,7 +710,7 @@ def _tie_break(cause_id: str) -> tuple[int, int]:
 
 def _ranked(found: Mapping[str, Candidate]) -> list[Candidate]:
     def key(candidate: Candidate) -> tuple[int, int, tuple[int, int]]:
-        severity = catalogue.entry(candidate.cause_id).severity
+        severity = _severity(candidate)
         return (
             -int(severity),
             _CONFIDENCE_ORDER[candidate.confidence],
@@ -707,6 +750,12 @@ def _scope(results: Sequence[ProbeResult]) -> Scope:
     )
 
 
+def _severity(candidate: Candidate) -> ExitStatus:
+    if candidate.severity is not None:
+        return candidate.severity
+    return catalogue.entry(candidate.cause_id).severity
+
+
 def _cause(candidate: Candidate, rank: int, lang: str) -> Cause:
     entry = catalogue.entry(candidate.cause_id)
     words = entry.text(lang)
@@ -719,7 +768,7 @@ def _cause(candidate: Candidate, rank: int, lang: str) -> Cause:
         explanation=words.explanation,
         fix=words.fix,
         evidence=_evidence_strings(candidate.all_evidence()),
-        severity=entry.severity,
+        severity=_severity(candidate),
         summary=words.summary,
     )
 

@@ -124,6 +124,8 @@ class DnsProbe(BaseProbe):
             "kemungkinan diblokir atau dibelokkan oleh jaringan.",
             "en": "The DNS answer for {host} ({target}) is redirected ({fingerprint}): "
             "the network likely blocks or diverts it.",
+            # intercepted / truthful: the trusted resolvers that gave the block page too,
+            # and those (usually only DNS over HTTPS/TLS) that told the truth
         },
         "dns.slow": {
             "id": "{who} lambat untuk {target}: {ms:.0f} ms.",
@@ -319,6 +321,7 @@ async def _tampering(
     answers = list(dict.fromkeys(cnames + addresses))
     matched = fingerprints.load().match(cnames, addresses)
     if matched is not None:
+        intercepted, truthful = _who_blocked(lookups)
         finding = ctx.finding(
             "dns.tampered",
             target.name,
@@ -328,6 +331,13 @@ async def _tampering(
             source=matched.source,
             resolver=SYSTEM,
             host=target.host,
+            intercepted=intercepted,
+            truthful=truthful,
+            # every plain resolver (port 53) gave the block page and only encrypted DNS
+            # told the truth: changing the DNS server is no fix, Private DNS is
+            transparent=bool(truthful)
+            and all(_encrypted(name) for name in truthful)
+            and any(not _encrypted(name) for name in intercepted),
         )
         return finding, {"tampering": {"fingerprint": matched.value, "source": matched.source}}
     trusted = list(
@@ -363,6 +373,24 @@ async def _tampering(
         )
         return finding, {"tampering": check}
     return None, {"tampering_check": check}
+
+
+def _encrypted(resolver: str) -> bool:
+    return resolver.startswith("https://") or resolver.startswith("tls://")
+
+
+def _who_blocked(lookups: Sequence[Lookup]) -> tuple[list[str], list[str]]:
+    """The trusted resolvers (and DoH) that answered a block page, and those that
+    answered something else: which were intercepted and which told the truth."""
+    prints = fingerprints.load()
+    intercepted: list[str] = []
+    truthful: list[str] = []
+    for lookup in lookups:
+        if lookup.rcode != "NOERROR" or not lookup.addresses:
+            continue
+        blocked = prints.match(lookup.cnames, lookup.addresses) is not None
+        (intercepted if blocked else truthful).append(lookup.resolver)
+    return intercepted, truthful
 
 
 def _status(findings: Sequence[Finding]) -> Status:

@@ -12,6 +12,7 @@ see that the proxy everything else on the device uses does not work.
 from __future__ import annotations
 
 import asyncio
+import statistics
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -24,11 +25,28 @@ from jmo_doctor.api import (
     ProbeResult,
     Status,
 )
+from probes._common import fingerprints
 from probes._common.http import Fetch, fetch, shared_fetch
-from probes._common.net import code_counts
+from probes._common.net import budget, code_counts
+from probes._common.small_segments import small_segments_fetch
 
 PORTAL_TARGET = "captive_portal"
 PORTAL_BODY_CAP = 65_536
+#: ``http.slow``: a BPJS host whose first byte takes at least this long *and* this many
+#: times the reference hosts' median. 5 s is where a person watching JMO's spinner gives
+#: up (and twice what a healthy 3G page load takes to start); the ratio keeps a slow or
+#: distant link, which delays the reference hosts just as much, from being blamed on BPJS.
+#: Healthy runs measure the two within 2-3x of each other, far from 10x.
+SLOW_FIRST_BYTE_MS = 5000.0
+SLOW_FACTOR = 10.0
+#: The MSS of the confirming request for a stalled one: IPv4's default (RFC 879, the
+#: segment every host must accept). It fits through any tunnel or PPPoE link, so a path
+#: that drops full-size packets carries it, over IPv6 too (whose minimum MTU is 1280).
+SMALL_MSS = 536
+#: How long the confirming request may take: it fetches the same page, in smaller pieces.
+MTU_CONFIRM_S = 6.0
+#: Phases a request can stall in after its TCP handshake: where full-size packets flow.
+_STALL_PHASES = frozenset({"tls", "first_byte", "body"})
 
 
 class HttpProbe(BaseProbe):
@@ -57,6 +75,22 @@ class HttpProbe(BaseProbe):
             "en": "The request to {target} through the proxy set on this device failed "
             "before reaching the server (phase: {phase}): {error}.",
         },
+        "http.slow": {
+            "id": "{target} menjawab, tetapi sangat lambat: bita pertama setelah "
+            "{first_byte_ms:.0f} ms, sedangkan server pembanding {reference_ms:.0f} ms.",
+            "en": "{target} answers, but very slowly: first byte after {first_byte_ms:.0f} ms, "
+            "against {reference_ms:.0f} ms for the reference hosts.",
+        },
+        "path.mtu_blackhole": {
+            "id": "Permintaan ke {target} macet (tahap: {phase}), tetapi berhasil dengan paket "
+            "kecil (MSS {mss}): paket berukuran penuh hilang di jalan.",
+            "en": "The request to {target} stalled (phase: {phase}) but worked with small "
+            "packets (MSS {mss}): full-size packets vanish on the way.",
+        },
+        "http.block_page": {
+            "id": "{target} menjawab dengan halaman blokir ({operator}; dikenali dari {via}).",
+            "en": "{target} answered with a block page ({operator}; recognised by its {via}).",
+        },
         "http.captive_portal": {
             "id": "Jaringan ini meminta login (portal Wi-Fi): pemeriksaan menjawab {status} "
             "alih-alih 204. {location}",
@@ -67,10 +101,16 @@ class HttpProbe(BaseProbe):
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         fetches, portal = await asyncio.gather(shared_fetch(ctx), self._portal(ctx))
+        confirmed = await _small_segments_work(ctx, fetches)
         findings: list[Finding] = []
         metrics: dict[str, float] = {}
+        reference_ms = _reference_first_byte_ms(ctx, fetches)
         for item in fetches:
-            findings.extend(_judge(ctx, item))
+            if (small := confirmed.get(item.target)) is not None:
+                findings.append(_mtu_blackhole(ctx, item, small))
+                continue
+            found = _judge(ctx, item) or _block_page(ctx, item) or _slow(ctx, item, reference_ms)
+            findings.extend(found)
             for key, value in item.phases_ms.items():
                 metrics[f"{item.target}.{key}"] = float(value)
             if item.status is not None:
@@ -79,8 +119,10 @@ class HttpProbe(BaseProbe):
         if portal_finding is not None:
             findings.append(portal_finding)
         nothing_answered = all(f.status is None for f in fetches) and "status" not in portal[1]
-        if findings:
+        if any(f.code != "http.slow" for f in findings):
             status = Status.FAIL
+        elif findings:  # slow, but it answered
+            status = Status.WARN
         elif nothing_answered:  # offline or all refused: dns/tcp explain it, no verdict here
             status = Status.SKIP
         else:
@@ -110,6 +152,8 @@ class HttpProbe(BaseProbe):
             return None, detail  # no answer at all is offline, not a portal: others say so
         if result.status == 204 or (result.status == 200 and result.body_bytes == 0):
             return None, detail
+        if blocked := _block_page(ctx, result):  # a block page is never a Wi-Fi login
+            return blocked[0], detail
         finding = ctx.finding(
             "http.captive_portal",
             PORTAL_TARGET,
@@ -118,6 +162,73 @@ class HttpProbe(BaseProbe):
             url=url,
         )
         return finding, detail
+
+
+def _block_page(ctx: ProbeContext, item: Fetch) -> list[Finding]:
+    """``http.block_page`` when the answer is a known Indonesian block page: by the
+    redirect it gives or led to, or by its body."""
+    if item.status is None:
+        return []
+    redirect = item.location or (item.final_url if item.final_url != item.url else "")
+    prints = fingerprints.load()
+    if print_ := prints.match_http(location=redirect):
+        via = "redirect"
+    elif print_ := prints.match_http(body=item.body_head.decode("utf-8", "replace")):
+        via = "body"
+    else:
+        return []
+    return [
+        ctx.finding(
+            "http.block_page",
+            item.target,
+            via=via,
+            fingerprint=print_.name,
+            operator=print_.operator,
+            source=print_.source,
+            status=item.status,
+            url=item.url,
+        )
+    ]
+
+
+def _stalled(item: Fetch) -> bool:
+    """Connected, then waited for data that never came (where a full-size packet would)."""
+    return item.timed_out and item.connected and not item.via_proxy and item.phase in _STALL_PHASES
+
+
+async def _small_segments_work(ctx: ProbeContext, fetches: Sequence[Fetch]) -> dict[str, int]:
+    """Stalled requests tried again with a small MSS: target → bytes of the answer.
+
+    A path that drops full-size packets without an ICMP "fragmentation needed" (a broken
+    path MTU) lets handshakes and small answers through and stalls everything bigger; with
+    small segments the same request completes. A server that is merely slow or hung
+    stalls again, so it is never taken for this.
+    """
+    stalled = [item for item in fetches if _stalled(item)]
+    wait_s = budget(ctx, MTU_CONFIRM_S)
+    got = await asyncio.gather(
+        *(
+            small_segments_fetch(ctx, item.url, SMALL_MSS, wait_s, beyond=item.body_bytes)
+            for item in stalled
+        )
+    )
+    return {
+        item.target: size
+        for item, size in zip(stalled, got, strict=True)
+        if size is not None and size > item.body_bytes
+    }
+
+
+def _mtu_blackhole(ctx: ProbeContext, item: Fetch, small_bytes: int) -> Finding:
+    return ctx.finding(
+        "path.mtu_blackhole",
+        item.target,
+        phase=item.phase,
+        mss=SMALL_MSS,
+        stalled_after_bytes=item.body_bytes,
+        small_segments_bytes=small_bytes,
+        url=item.url,
+    )
 
 
 def _proxy_failed(ctx: ProbeContext, item: Fetch) -> Finding:
@@ -140,6 +251,42 @@ def _judge(ctx: ProbeContext, item: Fetch) -> list[Finding]:
     if item.status is not None and item.status >= 500:
         return [ctx.finding("http.status", item.target, status=item.status, url=item.url)]
     return []
+
+
+def _first_byte_ms(item: Fetch) -> float | None:
+    if item.status is None or item.error:
+        return None
+    return item.phases_ms.get("first_byte_ms")
+
+
+def _reference_first_byte_ms(ctx: ProbeContext, fetches: Sequence[Fetch]) -> float | None:
+    """The median first byte of the reference hosts that answered, or None if none did."""
+    references = {t.name for t in ctx.targets if t.role == "reference"}
+    times = [
+        ms
+        for item in fetches
+        if item.target in references and (ms := _first_byte_ms(item)) is not None
+    ]
+    return statistics.median(times) if times else None
+
+
+def _slow(ctx: ProbeContext, item: Fetch, reference_ms: float | None) -> list[Finding]:
+    """``http.slow`` for a BPJS host that answered far later than the reference hosts."""
+    first_byte_ms = _first_byte_ms(item)
+    if reference_ms is None or first_byte_ms is None:
+        return []  # without a host to compare with, slowness may be the link's
+    role = next((t.role for t in ctx.targets if t.name == item.target), None)
+    if role != "bpjs" or first_byte_ms < max(SLOW_FIRST_BYTE_MS, SLOW_FACTOR * reference_ms):
+        return []
+    return [
+        ctx.finding(
+            "http.slow",
+            item.target,
+            first_byte_ms=first_byte_ms,
+            reference_ms=reference_ms,
+            url=item.url,
+        )
+    ]
 
 
 def _summary(ctx: ProbeContext, fetches: Sequence[Fetch], findings: Sequence[Finding]) -> str:

@@ -71,14 +71,21 @@ class Run:
         return "\n".join(lines)
 
 
-def jmo(lab: Lab, *args: str, timeout: float = 8.0, **config: Any) -> Run:
+def jmo(
+    lab: Lab,
+    *args: str,
+    timeout: float = 8.0,
+    env: dict[str, str] | None = None,
+    **config: Any,
+) -> Run:
     """``jmo-doctor run --quick`` in the phone with the lab's config (``config``: overrides,
-    see ``Lab.config_dict``); ``timeout`` is the run's own deadline (``--timeout``)."""
+    see ``Lab.config_dict``); ``timeout`` is the run's own deadline (``--timeout``);
+    ``env``: extra environment variables (a proxy, for example)."""
     path = lab.write_config(**config)
     argv: list[str] = [str(CLI), "run", "--quick", "--config", str(path), "--format", "json"]
     argv += ["--timeout", str(timeout), *args]
     began = time.perf_counter()
-    proc = lab.run_in_phone(argv, timeout=timeout + 30)
+    proc = lab.run_in_phone(argv, timeout=timeout + 30, env=env)
     seconds = time.perf_counter() - began
     assert "Traceback" not in proc.stderr, proc.stderr
     try:

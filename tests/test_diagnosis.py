@@ -25,7 +25,7 @@ ALL_HOSTS = BPJS_HOSTS + REFERENCE_HOSTS
 
 #: The built-in probes, and which one emits a finding code's prefix (docs/findings.md).
 PROBES = ("system", "dns", "tcp", "tls", "http", "clock", "bandwidth", "store", "kpj")
-PROBE_OF_PREFIX = {"latency": "tcp"}
+PROBE_OF_PREFIX = {"latency": "tcp", "path": "http"}
 
 
 def finding(code: str, target: str | None = None, **data: Any) -> Finding:
@@ -146,12 +146,22 @@ TYPICAL: list[tuple[str, list[Finding], ExitStatus]] = [
         [finding("store.os_unsupported", store="play", os_version="6.0.1", minimum="7.0")],
         ExitStatus.WARNING,
     ),
+    (
+        # the page stalls, the same request with a small MSS goes through
+        "mtu_blackhole",
+        on("path.mtu_blackhole", BPJS_HOSTS, mss=536) + on("http.timeout", BPJS_HOSTS),
+        ExitStatus.CRITICAL,
+    ),
+    (
+        "ipv6_broken",
+        on("tcp.ipv6_broken", ALL_HOSTS, family="ipv6")
+        + on("tcp.timeout", ALL_HOSTS, family="ipv6"),
+        ExitStatus.WARNING,
+    ),
     # a plug-in probe (any id jmo-doctor does not ship) failing with a finding of its own
     ("unexplained_failure", [finding("corpvpn.down", reason="no tunnel")], ExitStatus.WARNING),
     ("kpj_not_linked", [], ExitStatus.OK),
 ]
-#: Causes of SPEC §6 whose rules are another issue's: in the catalogue, not found yet.
-AWAITING_RULES = {"mtu_blackhole", "ipv6_broken", "device_unsupported"}
 
 
 @pytest.mark.parametrize(
@@ -171,9 +181,9 @@ def test_cause_ranks_first_on_its_typical_findings(
 def test_every_rule_and_the_residual_cover_exactly_the_catalogue() -> None:
     # the residual, and what no cause explains, are found by the engine itself
     by_the_engine = {"kpj_not_linked", "membership_data", "unexplained_failure"}
-    assert set(RULES) | by_the_engine | AWAITING_RULES == set(catalogue.cause_ids())
+    assert set(RULES) | by_the_engine == set(catalogue.cause_ids())
     assert set(catalogue.cause_ids()) == set(PRIORITY)
-    assert {case[0] for case in TYPICAL} | {"membership_data"} | AWAITING_RULES == set(PRIORITY)
+    assert {case[0] for case in TYPICAL} | {"membership_data"} == set(PRIORITY)
 
 
 # --- nothing wrong ---------------------------------------------------------------------------
@@ -386,10 +396,52 @@ def test_broken_ipv6_with_working_ipv4_is_a_warning_not_an_outage() -> None:
         on("tcp.timeout", BPJS_HOSTS, family="ipv6", address="2001:db8::1"),
         on("tcp.ipv6_broken", BPJS_HOSTS, address="2001:db8::1"),
     )
-    assert ids(diagnosis) == ["kpj_not_linked", "membership_data"]
+    # its own cause (SPEC §6), a warning: the timed-out IPv6 handshakes are its symptoms
+    assert ids(diagnosis) == ["ipv6_broken"]
+    assert diagnosis.causes[0].confidence == "medium"
     assert diagnosis.status is ExitStatus.WARNING
     assert not diagnosis.all_clear
-    assert "tcp.ipv6_broken@bpjs-www" in diagnosis.unexplained
+    assert "tcp.ipv6_broken@bpjs-www" in evidence_of(diagnosis, "ipv6_broken")
+
+
+def test_broken_ipv6_on_reference_hosts_too_is_the_networks_ipv6() -> None:
+    diagnosis = check(on("tcp.ipv6_broken", ALL_HOSTS, address="fd00::1"))
+    assert ids(diagnosis) == ["ipv6_broken"]
+    assert diagnosis.causes[0].confidence == "high"
+
+
+def test_slow_bpjs_is_bpjs_unreachable_as_a_warning() -> None:
+    diagnosis = check(on("http.slow", BPJS_HOSTS, first_byte_ms=8000.0, reference_ms=40.0))
+    assert ids(diagnosis) == ["bpjs_unreachable"]
+    assert diagnosis.status is ExitStatus.WARNING
+    assert diagnosis.causes[0].severity is ExitStatus.WARNING
+
+
+def test_slow_and_failing_bpjs_is_critical() -> None:
+    diagnosis = check(
+        on("http.slow", ["bpjs-www"], first_byte_ms=8000.0, reference_ms=40.0),
+        on("tcp.timeout", ["bpjs-sso"], family="ipv4", address="192.0.2.1"),
+    )
+    assert ids(diagnosis) == ["bpjs_unreachable"]
+    assert diagnosis.status is ExitStatus.CRITICAL
+    assert "http.slow@bpjs-www" in evidence_of(diagnosis, "bpjs_unreachable")
+
+
+def test_mtu_blackhole_is_not_offline() -> None:
+    # every request stalled after the handshake and worked with small segments
+    diagnosis = check(
+        on("tls.handshake_failed", ALL_HOSTS, error="timed out"),
+        on("path.mtu_blackhole", ALL_HOSTS, phase="tls", mss=536),
+    )
+    assert ids(diagnosis) == ["mtu_blackhole"]
+    assert diagnosis.status is ExitStatus.CRITICAL
+    assert "tls.handshake_failed@bpjs-www" in evidence_of(diagnosis, "mtu_blackhole")
+
+
+def test_block_page_over_http_on_bpjs_is_a_block_not_a_portal() -> None:
+    diagnosis = check(on("http.block_page", BPJS_HOSTS, fingerprint="id.http.1", via="body"))
+    assert ids(diagnosis) == ["bpjs_unreachable"]
+    assert diagnosis.status is ExitStatus.CRITICAL
 
 
 # --- ranking -------------------------------------------------------------------------------

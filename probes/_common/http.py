@@ -27,6 +27,8 @@ from probes._common.net import budget, is_ip, ms_since
 
 MEMO_KEY = "http:fetch"
 BODY_CAP_BYTES = 1_000_000
+#: How much of a body is kept for block-page fingerprints (their texts sit near the top).
+BODY_HEAD_BYTES = 65_536
 REQUEST_TIMEOUT_S = 10.0
 MAX_REDIRECTS = 5
 #: httpcore trace step → the phase a request is stuck in while that step is running.
@@ -104,6 +106,8 @@ class Fetch:
     truncated: bool = False
     via_proxy: bool = False  # sent through a proxy from the environment
     proxy_failed: bool = False  # … and it never got past the proxy
+    #: The start of the body, for block-page fingerprints; outside data, never printed.
+    body_head: bytes = field(default=b"", repr=False)
 
     def as_detail(self) -> dict[str, object]:
         detail: dict[str, object] = {"url": self.url, "phase": self.phase}
@@ -211,7 +215,11 @@ async def fetch(
             try:
                 result["response"] = response
                 size = 0
+                head = bytearray()
+                result["head"] = head
                 async for chunk in response.aiter_raw():
+                    if len(head) < BODY_HEAD_BYTES:
+                        head += chunk[: BODY_HEAD_BYTES - len(head)]
                     size += len(chunk)
                     result["size"] = size
                     if size >= body_cap:  # huge bodies: enough has been seen
@@ -237,6 +245,7 @@ async def fetch(
         "connected": connected,
         "phases_ms": phases,
         "body_bytes": int(result.get("size", 0)),
+        "body_head": bytes(result.get("head", b"")),
         "truncated": bool(result.get("truncated", False)),
         **_through_proxy(url, trace, response is not None, error),
     }

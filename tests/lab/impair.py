@@ -13,6 +13,7 @@ from .addresses import HOSTS, RESOLVERS, ROUTER_INET_IF, ROUTER_PHONE_IF, Host
 
 LINK_TABLE = "jmo_link"
 HOSTS_TABLE = "jmo_hosts"
+PATH_TABLE = "jmo_path"
 
 
 def _replace(table: str, body: Iterable[str]) -> str:
@@ -38,6 +39,25 @@ def loss_ruleset(up_pct: float, down_pct: float) -> str:
             rules.append(f'oifname "{ifname}" numgen random mod 10000 < {round(pct * 100)} drop')
     rules.append("}")
     return _replace(LINK_TABLE, rules)
+
+
+def path_ruleset(mtu_drop_above: int | None, ipv6_dropped: bool) -> str:
+    """Faults of the path itself, in the router's forward path (its own table, so loss
+    and per-host rules stay as they are).
+
+    ``mtu_drop_above``: packets toward the phone longer than this many bytes vanish, and
+    nothing tells the sender (nft's drop sends no ICMP "fragmentation needed"): a broken
+    path MTU, as behind some VPNs, mobile and PPPoE links. ``ipv6_dropped``: every IPv6
+    packet through the router vanishes, while neighbour discovery on each link (not
+    forwarded) still works, so the phone keeps its IPv6 route: IPv6 offered but broken.
+    """
+    rules = ["chain forward {", "type filter hook forward priority 0; policy accept;"]
+    if mtu_drop_above is not None:
+        rules.append(f'oifname "{ROUTER_PHONE_IF}" meta length > {mtu_drop_above} drop')
+    if ipv6_dropped:
+        rules.append("meta nfproto ipv6 drop")
+    rules.append("}")
+    return _replace(PATH_TABLE, rules)
 
 
 def _lookup(host: str) -> Host:

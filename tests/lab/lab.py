@@ -70,6 +70,8 @@ _SCRUBBED_ENV = re.compile(
 )
 # IPv6 duplicate address detection keeps new addresses (link-local ones too, which
 # neighbour discovery needs) unusable for ~1 s; nothing can clash inside the lab.
+#: The kernel's default for a device's GSO segments per packet (``ip -d link`` shows it).
+_GSO_MAX_SEGS = 65535
 _NO_DAD = {"net.ipv6.conf.all.accept_dad": 0, "net.ipv6.conf.default.accept_dad": 0}
 
 
@@ -90,6 +92,8 @@ class _LinkState:
     loss: bool = False
     delay: bool = False
     resolvers: list[str] = field(default_factory=list)  # phone resolv.conf override
+    mtu_drop_above: int | None = None  # path_ruleset(): packets to the phone dropped above
+    ipv6_dropped: bool = False
 
 
 class Lab:
@@ -529,6 +533,27 @@ class Lab:
                 netns.ip_batch(self.router, lines, family=family)
             self._link.delay = on
 
+    def mtu_blackhole(self, drop_above: int | None = 1400) -> None:
+        """Packets toward the phone longer than ``drop_above`` bytes vanish without an
+        ICMP error (None: undo). Handshakes and small answers pass; anything that needs
+        a full-size (1500-byte, the veths' MTU) packet stalls."""
+        self._link.mtu_drop_above = drop_above
+        self._apply_path_rules()
+
+    def break_ipv6(self, broken: bool = True) -> None:
+        """Every IPv6 packet through the router vanishes (DNS still answers AAAA)."""
+        self._link.ipv6_dropped = broken
+        self._apply_path_rules()
+
+    def _apply_path_rules(self) -> None:
+        text = impair.path_ruleset(self._link.mtu_drop_above, self._link.ipv6_dropped)
+        netns.run(netns.exec_argv(self.router, ["nft", "-f", "-"]), input=text)
+        # The servers' TCP hands the veth 64 kB GSO bursts of segments, which reach the
+        # router whole: "meta length" would drop a burst of small segments as one big
+        # packet. One segment per packet while the MTU fault is on, as on a real wire.
+        segs = 1 if self._link.mtu_drop_above is not None else _GSO_MAX_SEGS
+        netns.ip_batch(self.inet, [f"link set dev {A.INET_IF} gso_max_segs {segs}"])
+
     # --- the phone -------------------------------------------------------------------
 
     def add_vpn(
@@ -673,6 +698,9 @@ class Lab:
             self.set_rate(None)
         if link.blackholed or link.refused:
             self.unblock()
+        if link.mtu_drop_above is not None or link.ipv6_dropped:
+            link.mtu_drop_above, link.ipv6_dropped = None, False
+            self._apply_path_rules()
         if link.resolvers:
             self.phone_resolvers()
         self.remove_vpn()

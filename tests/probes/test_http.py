@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import probes.http as http_probe
 from jmo_doctor.api import ProbeResult, Status
 from probes.http import HttpProbe
 from tests.probes.servers import (
@@ -319,3 +320,94 @@ def test_reset_right_after_accept_is_http_error() -> None:
             assert codes(result) == ["http.error"]
     finally:
         server.close()
+
+
+# --- the field: a slow BPJS side, block pages ------------------------------------------------
+
+#: A TrustPositif page as OONI saw it (fingerprint ooni.id_telekomunikasi_0).
+BLOCK_BODY = b"<html><head><title>Internet Positif - Indonesia</title></head></html>"
+
+
+def _field_handler(conn: socket.socket) -> None:
+    _, path, _ = read_request(conn)
+    date = {"Date": now_date()}
+    if path.startswith("/sleep/"):
+        time.sleep(float(path.rsplit("/", 1)[1]))
+        respond(conn, 200, b"late", date)
+    elif path == "/blocked":
+        respond(conn, 200, BLOCK_BODY, date)
+    elif path == "/to-block-page":
+        respond(conn, 302, b"", {**date, "Location": "http://internet-positif.org/?u=x"})
+    else:
+        respond(conn, 204, b"", date)
+
+
+@pytest.fixture
+def field_web() -> Iterator[TcpServer]:
+    server = TcpServer(_field_handler)
+    yield server
+    server.close()
+
+
+def run_roles(
+    bpjs_path: str, reference_path: str, port: int, portal: str = "/204", reference_port: int = 0
+) -> ProbeResult:
+    base = f"http://127.0.0.1:{port}"
+    reference_base = f"http://127.0.0.1:{reference_port or port}"
+    toml = f"""
+[[target]]
+name = "bpjs"
+host = "127.0.0.1"
+url = "{base}{bpjs_path}"
+role = "bpjs"
+[[target]]
+name = "ref"
+host = "127.0.0.1"
+url = "{reference_base}{reference_path}"
+role = "reference"
+[captive_portal]
+url = "{base}{portal}"
+"""
+    return asyncio.run(HttpProbe().run(make_ctx(HttpProbe, toml, timeout=10.0)))
+
+
+@pytest.fixture
+def fast_slow_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the rule as shipped (≥ 5 s and ≥ 10x the reference), at a scale a unit test can wait
+    monkeypatch.setattr(http_probe, "SLOW_FIRST_BYTE_MS", 300.0)
+
+
+@pytest.mark.usefixtures("fast_slow_threshold")
+def test_bpjs_far_slower_than_the_reference_is_http_slow(field_web: TcpServer) -> None:
+    result = run_roles("/sleep/0.5", "/ok", field_web.port)
+    assert codes(result) == ["http.slow"]
+    assert result.status is Status.WARN
+    data = result.findings[0].data
+    assert data["first_byte_ms"] >= 450 and data["reference_ms"] < 50
+
+
+@pytest.mark.usefixtures("fast_slow_threshold")
+def test_a_link_slow_for_every_host_is_not_blamed_on_bpjs(field_web: TcpServer) -> None:
+    result = run_roles("/sleep/0.5", "/sleep/0.4", field_web.port)
+    assert codes(result) == []
+
+
+@pytest.mark.usefixtures("fast_slow_threshold")
+def test_without_a_reference_answer_nothing_is_called_slow(field_web: TcpServer) -> None:
+    result = run_roles("/sleep/0.5", "/ok", field_web.port, reference_port=closed_port())
+    assert "http.slow" not in codes(result)
+    assert result.details["targets"]["bpjs"]["status"] == 200  # it did answer, late
+
+
+def test_block_page_body_is_a_block_page(field_web: TcpServer) -> None:
+    result = run_roles("/blocked", "/ok", field_web.port)
+    assert codes(result) == ["http.block_page"]
+    data = result.findings[0].data
+    assert data["via"] == "body" and data["fingerprint"] == "ooni.id_telekomunikasi_0"
+
+
+def test_portal_check_answering_a_block_page_is_no_wifi_login(field_web: TcpServer) -> None:
+    result = run_roles("/ok", "/ok", field_web.port, portal="/to-block-page")
+    assert codes(result) == ["http.block_page"]
+    finding = result.findings[0]
+    assert finding.target == "captive_portal" and finding.data["via"] == "redirect"
