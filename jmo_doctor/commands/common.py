@@ -70,7 +70,9 @@ def emit(
         thresholds = nagios.Thresholds.from_config(config) if config is not None else None
         rendered = nagios.render(doc, thresholds)
     else:
-        lines = text.layout(doc, verbose=verbose)
+        # a file is laid out for 80 columns (or COLUMNS), a terminal for its own width
+        width = text.terminal_width(None if output else sys.stdout)
+        lines = text.layout(doc, verbose=verbose, width=width)
         rendered = text.plain(lines)
     if output:
         from jmo_doctor.fileio import write_atomic
