@@ -53,6 +53,18 @@ def _finite_timeout(_ctx: Any, _param: Any, value: float | None) -> float | None
 @click.option("--notify", is_flag=True, help="Notify when the status changed since last run.")
 @click.option("--webhook", metavar="URL", help="POST the (redacted) JSON report to URL.")
 @click.option("--ping-url", metavar="URL", help="healthchecks.io-style ping: /start, /<code>.")
+# phone-first (issue 13): one screen, and re-checking while the person fixes the network
+@click.option("--short", is_flag=True, help="Only the verdict and the first cause's steps.")
+@click.option(
+    "--watch",
+    "watch_every",
+    type=click.FloatRange(min=1, max=3600),
+    is_flag=False,
+    flag_value=10.0,
+    default=None,
+    metavar="[SECONDS]",
+    help="Check again every SECONDS (default 10) until OK or Ctrl-C; show what changed.",
+)
 def run(
     config_path: str | None,
     output_format: str,
@@ -71,9 +83,12 @@ def run(
     notify: bool,
     webhook: str | None,
     ping_url: str | None,
+    short: bool,
+    watch_every: float | None,
 ) -> int:
     """Run the checks and print the diagnosis with the fix."""
     started = time.monotonic()
+    _check_phone_options(short, watch_every, output_format, output, notify, webhook, ping_url)
     from jmo_doctor import config as config_module
     from jmo_doctor import paths, plugins, session
     from jmo_doctor.api import RunOptions
@@ -86,6 +101,12 @@ def run(
     lang = lang or config.lang
     discovery = plugins.discover()
     warn(discovery.warnings)
+    if watch_every is not None:  # never the speed test, nor the store: the quota
+        from jmo_doctor.commands.watching import skipped_ids
+
+        quick = True
+        known = [p.id for p in discovery.probes]
+        skip = ",".join([*ids(skip), *skipped_ids(known, ids(only))])
     selection = session.select(discovery.probes, ids(only), ids(skip), quick)
     options = RunOptions(
         kpj=kpj,
@@ -95,15 +116,79 @@ def run(
         verbose=verbose,
         redact=not no_redact,
     )
-    budget = RunBudget(started, timeout if timeout is not None else config.timeout)
+    deadline = timeout if timeout is not None else config.timeout
+    if watch_every is not None:
+        return _watch(
+            watch_every,
+            watch,
+            deadline,
+            (config, options, lang, selection),
+            warn_of=discovery.warnings,
+        )
+    budget = RunBudget(started, deadline)
     with watch.around(paths.data_home(), config, budget) as stop:
         outcome = _measure(
             config, options, lang, selection, budget, discovery.warnings, stop,
             live=output_format == "text", sends_messages=watch.sends_messages,
         )  # fmt: skip
         watch.record(outcome.redacted)
-        emit(outcome.document, output_format, output, verbose, config)
+        emit(outcome.document, output_format, output, verbose, config, short=short)
     return int(outcome.document["exit_code"])
+
+
+def _check_phone_options(
+    short: bool,
+    watch_every: float | None,
+    output_format: str,
+    output: str | None,
+    *messages: object,
+) -> None:
+    """--short and --watch are for a person at a terminal: a machine format, a file or a
+    monitor's messages with them is a usage error, said before anything runs."""
+    if not short and watch_every is None:
+        return
+    name = "--watch" if watch_every is not None else "--short"
+    if output_format != "text":
+        raise click.UsageError(f"{name} shows text for a person: leave out --format")
+    if watch_every is not None and (output or any(messages)):
+        raise click.UsageError(
+            "--watch is for a person watching the screen: leave out --output, --notify, "
+            "--webhook and --ping-url (use `jmo-doctor schedule` for monitoring)"
+        )
+
+
+def _watch(
+    every: float,
+    watch: Any,
+    deadline: float,
+    setup: tuple[Any, Any, str, Any],
+    warn_of: Sequence[str],
+) -> int:
+    """Quick runs until OK or Ctrl-C; the last one is recorded and shown in short form."""
+    from jmo_doctor import paths
+    from jmo_doctor.commands.common import colour
+    from jmo_doctor.commands.watching import Round, printer, until_ok
+    from jmo_doctor.monitor.watch import RunBudget, Watch
+    from jmo_doctor.report.text import terminal_width
+
+    config, options, lang, selection = setup
+    unrecorded = Watch(history=False, notify=False, webhook=None, ping_url=None, say=say)
+
+    def once() -> Round:
+        budget = RunBudget(time.monotonic(), deadline)
+        with unrecorded.around(paths.data_home(), config, budget) as stop:
+            outcome = _measure(
+                config, options, lang, selection, budget, warn_of, stop,
+                live=True, sends_messages=False,
+            )  # fmt: skip
+        return Round(outcome, interrupted=stop.signal_name is not None)
+
+    width = terminal_width(sys.stdout)
+    last = until_ok(every, once, lang, width, printer(colour(sys.stdout)))
+    with watch.around(paths.data_home(), config, RunBudget(time.monotonic(), 5.0)):
+        watch.record(last.redacted)
+    emit(last.document, "text", None, False, config, short=True)
+    return int(last.document["exit_code"])
 
 
 def _measure(

@@ -163,6 +163,11 @@ def _wrap_spans(line: Line, width: int, hanging: int = 0) -> list[Line]:
     return out
 
 
+def wrap_plain(text: str, width: int, *, indent: int = 0, hanging: int = 0) -> list[Line]:
+    """One line of outside text, wrapped and made safe: lines for :func:`plain`."""
+    return _printable(_wrap(text, indent, fit_width(width), hanging=hanging))
+
+
 def wrap_block(text: str, width: int) -> str:
     """Plain text of paragraphs and numbered steps, each line wrapped to ``width``.
 
@@ -296,18 +301,33 @@ def _cause_lines(cause: CauseView, lang: str, width: int) -> list[Line]:
     return out
 
 
+def short_layout(doc: Mapping[str, Any] | ReportView, *, width: int = WIDTH) -> list[Line]:
+    """``run --short``: the first cause's summary and steps, then the verdict; one screen
+    on a phone (about 20 rows at 40 columns)."""
+    report, width = ReportView.of(doc), fit_width(width)
+    lang, cause = report.lang, report.first_cause
+    out: list[Line] = []
+    if cause is not None:
+        out += _wrap(cause.summary, 0, width) if cause.summary else []
+        out += [[(f"{label('fix', lang)}:", "bold")]] if cause.fix else []
+        for number, step in enumerate(cause.fix, start=1):
+            out += _beside((f"{number}. ", ""), step, width)
+    out += _wrap_spans(_verdict_spans(report, lang, short=True), width, hanging=2)
+    return _printable(out)
+
+
 def verdict_line(doc: Mapping[str, Any] | ReportView, lang: str) -> Line:
     """The one line a person reads: status, the first cause, what to do, the exit code."""
     return _printable([_verdict_spans(ReportView.of(doc), lang)])[0]
 
 
-def _verdict_spans(report: ReportView, lang: str) -> Line:
+def _verdict_spans(report: ReportView, lang: str, *, short: bool = False) -> Line:
     status = report.status
     code = f"{label('exit_code', lang)} {report.exit_code}"
     return [
         (f"{label('verdict', lang)}: ", "bold"),
         (label(f"status.{status}", lang), _STATUS_STYLE.get(status, "bold")),
-        (f" — {verdict.sentence(report, lang)} ({code})", ""),
+        (f" — {verdict.sentence(report, lang, short=short)} ({code})", ""),
     ]
 
 
@@ -319,7 +339,8 @@ def print_rich(lines: list[Line], stream: IO[str]) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=stream, highlight=False, soft_wrap=True)
+    # the caller decided on styles (a terminal, or FORCE_COLOR through a pipe)
+    console = Console(file=stream, highlight=False, soft_wrap=True, force_terminal=True)
     # One Text for the whole report: rich's cost per print call (about 0.1 ms) made a
     # report of 50 000 lines take seconds. Text.append takes the content as it is: no
     # markup, no emoji codes.
