@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.shell_completion import CompletionItem
 
 from jmo_doctor.commands.common import FORMATS, emit, ids, lang_option, say, warn
 
@@ -28,13 +29,40 @@ def _finite_timeout(_ctx: Any, _param: Any, value: float | None) -> float | None
     return check_timeout(value)
 
 
+def complete_probe_ids(
+    _ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of ``--only``/``--skip``: the probe ids found, after the ids
+    already typed before the last comma."""
+    from jmo_doctor import plugins
+
+    typed, comma, last = incomplete.rpartition(",")
+    already = set(typed.split(","))
+    found = (p.id for p in plugins.discover().probes)
+    return [
+        CompletionItem(f"{typed}{comma}{each}")
+        for each in found
+        if each.startswith(last) and each not in already
+    ]
+
+
 @click.command()
 @click.option("--config", "config_path", metavar="PATH", help="Config file (TOML).")
 @click.option("--format", "output_format", type=click.Choice(RUN_FORMATS), default="text")
 @click.option("--output", metavar="PATH", help="Write the report to PATH (atomically).")
 @lang_option
-@click.option("--only", metavar="IDS", help="Run only these probes (comma-separated ids).")
-@click.option("--skip", metavar="IDS", help="Skip these probes (comma-separated ids).")
+@click.option(
+    "--only",
+    metavar="IDS",
+    help="Run only these probes (comma-separated ids).",
+    shell_complete=complete_probe_ids,
+)
+@click.option(
+    "--skip",
+    metavar="IDS",
+    help="Skip these probes (comma-separated ids).",
+    shell_complete=complete_probe_ids,
+)
 @click.option("--quick", is_flag=True, help="Skip slow probes (bandwidth).")
 @click.option(
     "--timeout",

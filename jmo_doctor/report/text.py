@@ -168,6 +168,16 @@ def wrap_plain(text: str, width: int, *, indent: int = 0, hanging: int = 0) -> l
     return _printable(_wrap(text, indent, fit_width(width), hanging=hanging))
 
 
+def columns(head: str, text: str, width: int, column: int) -> list[str]:
+    """Plain ``text`` beside ``head`` from ``column`` on, or under it (indented) when the
+    room left beside it is too small: a list of ids and titles on a phone."""
+    width = fit_width(width)
+    if width - column >= _MIN_TEXT_WIDTH:
+        lines = wrap_words(text, width - column) or [""]
+        return [head.ljust(column) + lines[0], *(" " * column + line for line in lines[1:])]
+    return [head, *("    " + line for line in wrap_words(text, width - 4))]
+
+
 def wrap_block(text: str, width: int) -> str:
     """Plain text of paragraphs and numbered steps, each line wrapped to ``width``.
 
