@@ -118,7 +118,7 @@ def test_lines_fit_and_no_word_is_split(name: str, lang: str, width: int) -> Non
 
 def test_a_long_token_starts_its_own_line_and_is_cut_only_when_longer_than_one() -> None:
     assert text.wrap_words(f"see {'x' * 30} now", 20) == ["see", "x" * 20, "x" * 10 + " now"]
-    assert text.wrap_words(f"see {'x' * 17} now", 20) == ["see", "x" * 17 + " now"]
+    assert text.wrap_words(f"see {'x' * 17} now", 20) == ["see", "x" * 17, "now"]
 
 
 def test_the_verdict_wraps_and_keeps_its_styles() -> None:
