@@ -55,7 +55,7 @@ MAX_WIDTH = 100
 #: must not pad every other row to its length.
 _ID_COLUMN_MAX = 16
 #: Text beside a head that leaves less room than this goes under the head instead.
-_MIN_TEXT_WIDTH = 24
+_MIN_TEXT_WIDTH = 20
 # What textwrap breaks at: a no-break space keeps "10 s" together.
 _WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")
 _BLANK = " \t\n\r\x0b\x0c"
