@@ -122,9 +122,10 @@ def to_png(ansi: str, width: int, title: str, target: Path) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(record=True, width=width, force_terminal=True, file=open(os.devnull, "w"))
-    console.print(Text.from_ansi(ansi))
-    svg = console.export_svg(title=title)
+    with open(os.devnull, "w") as nowhere:
+        console = Console(record=True, width=width, force_terminal=True, file=nowhere)
+        console.print(Text.from_ansi(ansi))
+        svg = console.export_svg(title=title)
     rows = ansi.count("\n") + 1
     with tempfile.TemporaryDirectory() as scratch:
         page = Path(scratch) / "screen.svg"
