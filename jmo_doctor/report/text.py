@@ -54,6 +54,8 @@ MAX_WIDTH = 100
 #: Probe ids are aligned in a column up to this length: a longer one (a hostile report)
 #: must not pad every other row to its length.
 _ID_COLUMN_MAX = 16
+#: Narrower than this is a phone: indents shrink, probe summaries run on under their head.
+_PHONE = 60
 #: Text beside a head that leaves less room than this goes under the head instead.
 _MIN_TEXT_WIDTH = 20
 # What textwrap breaks at: a no-break space keeps "10 s" together.
@@ -263,22 +265,36 @@ def _id_column(probes: Sequence[ProbeView]) -> int:
 def _probe_lines(probe: ProbeView, id_column: int, verbose: bool, width: int) -> list[Line]:
     status = probe.status
     style = _PROBE_STYLE.get(status, "")
-    head = f"  [{_PROBE_MARK.get(status, '?')}] {probe.id.ljust(id_column)}  "
-    out = _beside((head, style), probe.summary, width)
+    mark = f"[{_PROBE_MARK.get(status, '?')}]"
+    if width < _PHONE:  # no column: the summary runs on under the head, as prose does
+        out = _run_on((f"{mark} {probe.id} ", style), probe.summary, width, indent=4)
+        details = 2
+    else:
+        out = _beside((f"  {mark} {probe.id.ljust(id_column)}  ", style), probe.summary, width)
+        details = 8
     if status in ("pass", "skip") and not verbose:
         return out
     for finding in probe.findings:
         message = finding.code if finding.message is None else finding.message
-        out += _wrap(f"- {message}", _narrow(8, width), width, "dim", hanging=2)
+        out += _wrap(f"- {message}", details, width, "dim", hanging=2)
     if verbose and probe.metrics:
         metrics = ", ".join(f"{k}={_number(v)}" for k, v in sorted(probe.metrics.items()))
-        out += _wrap(metrics, _narrow(8, width), width, "dim")
+        out += _wrap(metrics, details, width, "dim")
     return out
+
+
+def _run_on(head: Span, text: str, width: int, indent: int) -> list[Line]:
+    """``head`` with ``text`` after it; the text's later lines start ``indent`` in."""
+    first = width - len(head[0])
+    if first < _MIN_TEXT_WIDTH // 2:  # a head as wide as the screen: text under it
+        return [[head], *_wrap(text, indent, width)]
+    lines = wrap_words(text, width - indent, first_width=first) or [""]
+    return [[head, (lines[0], "")], *[[(" " * indent + line, "")] for line in lines[1:]]]
 
 
 def _narrow(indent: int, width: int) -> int:
     """An indent, halved below 60 columns: on a phone every column is a letter."""
-    return indent if width >= 60 else (indent + 1) // 2
+    return indent if width >= _PHONE else (indent + 1) // 2
 
 
 def _cause_lines(cause: CauseView, lang: str, width: int) -> list[Line]:
@@ -289,7 +305,8 @@ def _cause_lines(cause: CauseView, lang: str, width: int) -> list[Line]:
         tags.insert(0, label(f"status.{severity}", lang).lower())
     if article := _article(cause.article_section, lang):
         tags.append(article)
-    head = f"  {'?' if cause.rank is None else cause.rank}. "
+    indent = "  " if width >= _PHONE else ""  # on a phone the number starts the line
+    head = f"{indent}{'?' if cause.rank is None else cause.rank}. "
     title = cause.id if cause.title is None else cause.title
     title_style = _STATUS_STYLE.get(severity, "bold")
     tag_text = f"[{' · '.join(tags)}]"
@@ -304,7 +321,8 @@ def _cause_lines(cause: CauseView, lang: str, width: int) -> list[Line]:
     if cause.fix:
         out += _wrap(f"{label('fix', lang)}:", body, width, "bold")
     for number, step in enumerate(cause.fix, start=1):
-        out += _beside((" " * _narrow(7, width) + f"{number}. ", ""), step, width)
+        step_indent = 7 if width >= _PHONE else body
+        out += _beside((" " * step_indent + f"{number}. ", ""), step, width)
     if cause.evidence:
         evidence = f"{label('evidence', lang)}: " + ", ".join(cause.evidence)
         out += _wrap(evidence, body, width, "dim")
