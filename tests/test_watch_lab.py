@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from jmo_doctor.cli import run_cli
-from jmo_doctor.commands.watching import skipped_ids
+from jmo_doctor.monitor.rerun import skipped_ids
 from tests.helpers import verdict_of
 from tests.lab import Lab
 from tests.lab.addresses import HOSTS

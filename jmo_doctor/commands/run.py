@@ -130,7 +130,7 @@ def run(
     discovery = plugins.discover()
     warn(discovery.warnings)
     if watch_every is not None:  # never the speed test, nor the store: the quota
-        from jmo_doctor.commands.watching import skipped_ids
+        from jmo_doctor.monitor.rerun import skipped_ids
 
         quick = True
         known = [p.id for p in discovery.probes]
@@ -195,7 +195,7 @@ def _watch(
     """Quick runs until OK or Ctrl-C; the last one is recorded and shown in short form."""
     from jmo_doctor import paths
     from jmo_doctor.commands.common import colour
-    from jmo_doctor.commands.watching import Round, printer, until_ok
+    from jmo_doctor.monitor.rerun import Round, printer, until_ok
     from jmo_doctor.monitor.watch import RunBudget, Watch
     from jmo_doctor.report.text import terminal_width
 
