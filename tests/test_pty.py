@@ -92,3 +92,19 @@ def test_ctrl_c_leaves_no_progress_row_and_the_echo_back_on(tmp_path: Path) -> N
     assert lines[-1] == "echo", shown  # the terminal echoes again (not "-echo")
     assert "exit=" in lines[-2]
     assert all(len(line) <= 40 for line in lines), max(lines, key=len)
+
+
+def test_ctrl_c_ends_a_watch_with_the_last_verdict(tmp_path: Path) -> None:
+    # offline for good: the watch goes on until Ctrl-C, then shows the last run's verdict
+    command = offline_command(tmp_path, "run", "--watch", "3", "--timeout", "3", "--lang", "en")
+    with Screen(40, 60) as terminal:
+        terminal.run(f"sh -c {shlex.quote('trap : INT; ' + command + '; echo exit=$?')}")
+        terminal.wait(until="+ No internet connection", timeout=60)
+        terminal.keys("C-c")
+        terminal.wait(until="exit=", timeout=60)
+        shown = terminal.screen()
+    lines = shown.rstrip().splitlines()
+    assert "Watch stopped." in lines, shown
+    assert lines[-1] == "exit=2", shown  # the last run's exit code, not "interrupted"
+    assert verdict_of("\n".join(lines[:-1])).startswith("Verdict: CRITICAL — No internet")
+    assert all(len(line) <= 40 for line in lines), max(lines, key=len)

@@ -197,6 +197,7 @@ def _watch(
     from jmo_doctor.commands.common import colour
     from jmo_doctor.monitor.rerun import Round, printer, until_ok
     from jmo_doctor.monitor.watch import RunBudget, Watch
+    from jmo_doctor.report.live import NoEcho
     from jmo_doctor.report.text import terminal_width
 
     config, options, lang, selection = setup
@@ -212,8 +213,12 @@ def _watch(
         return Round(outcome, interrupted=stop.signal_name is not None)
 
     width = terminal_width(sys.stdout)
-    last = until_ok(every, once, lang, width, printer(colour(sys.stdout)))
-    with watch.around(paths.data_home(), config, RunBudget(time.monotonic(), 5.0)):
+    with NoEcho(sys.stderr):  # a ^C echoed between two runs would garble the next line
+        last = until_ok(every, once, lang, width, printer(colour(sys.stdout)))
+    if last is None:  # Ctrl-C before the first run got going: nothing to show
+        raise KeyboardInterrupt
+    # the history write gets the time a single run leaves it at most (its extra second)
+    with watch.around(paths.data_home(), config, RunBudget(time.monotonic(), 1.0)):
         watch.record(last.redacted)
     emit(last.document, "text", None, False, config, short=True)
     return int(last.document["exit_code"])

@@ -4,7 +4,7 @@ Notes come from probes while they talk to servers, titles and ids from plug-ins:
 made printable once (:func:`~jmo_doctor.safetext.one_line`) and handed to rich as
 ``Text``, never as markup, so ``[link=…]`` or an escape sequence in a note stays text.
 
-The terminal does not echo what is typed while the display is up (:class:`_NoEcho`):
+The terminal does not echo what is typed while the display is up (:class:`NoEcho`):
 Ctrl-C made it print ``^C`` under the display, which then cleared the wrong rows and left
 its first row on the screen. Every row is one line, so the display's height is its
 number of rows; on a phone (under 60 columns) the titles are left out.
@@ -43,7 +43,7 @@ class LiveProgress:
         self._console = Console(file=stream)
         self._live = Live(console=self._console, transient=True, refresh_per_second=10)
         self._started = time.monotonic()
-        self._no_echo = _NoEcho(stream)
+        self._no_echo = NoEcho(stream)
 
     def __enter__(self) -> Callable[[Board], None]:
         self._no_echo.__enter__()
@@ -112,7 +112,7 @@ class LiveProgress:
         return max(len(word) for word in words)
 
 
-class _NoEcho:
+class NoEcho:
     """The terminal's echo off for a ``with`` block, then as it was (when it is one)."""
 
     def __init__(self, stream: IO[str]) -> None:
