@@ -8,7 +8,9 @@ lines joined, so a line wider than the terminal would show as one long line.
 
 from __future__ import annotations
 
+import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -108,3 +110,20 @@ def test_ctrl_c_ends_a_watch_with_the_last_verdict(tmp_path: Path) -> None:
     assert lines[-1] == "exit=2", shown  # the last run's exit code, not "interrupted"
     assert verdict_of("\n".join(lines[:-1])).startswith("Verdict: CRITICAL — No internet")
     assert all(len(line) <= 40 for line in lines), max(lines, key=len)
+
+
+@pytest.mark.parametrize(
+    ("env", "styled"),
+    [({"FORCE_COLOR": "1"}, True), ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False), ({}, False)],
+)
+def test_force_color_styles_a_pipe_and_no_color_wins(
+    tmp_path: Path, env: dict[str, str], styled: bool
+) -> None:
+    command = offline_command(tmp_path, "run", "--short", "--timeout", "5")
+    assignments = " ".join(f"{k}={v}" for k, v in env.items())
+    command = command.replace("env -i ", f"env -i {assignments} ", 1)
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=90)
+    assert done.returncode == 2, done.stderr
+    assert ("\x1b[" in done.stdout) is styled, done.stdout
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout)
+    assert verdict_of(plain).endswith("(kode keluar 2)"), plain
