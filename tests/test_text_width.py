@@ -168,3 +168,22 @@ def test_short_form_of_an_old_report_without_summaries_still_shows_the_steps() -
     del doc["causes"][0]["summary"]
     shown = text.plain(text.short_layout(doc, width=60))
     assert shown.startswith("What to do:\n1. Open a browser")
+
+
+@pytest.mark.parametrize("args", [["causes"], ["causes", "vpn_or_proxy"]])
+def test_causes_fit_40_columns_without_losing_a_word(
+    isolated_cli: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+) -> None:
+    from jmo_doctor.cli import run_cli
+
+    monkeypatch.setenv("COLUMNS", "100")
+    assert run_cli(args) == 0
+    wide = capsys.readouterr().out
+    monkeypatch.setenv("COLUMNS", "40")
+    assert run_cli(args) == 0
+    narrow = capsys.readouterr().out
+    assert all(len(line) <= 40 for line in narrow.splitlines()), narrow
+    assert _words(narrow) == _words(wide)
