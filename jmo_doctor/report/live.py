@@ -122,19 +122,24 @@ class NoEcho:
     def __enter__(self) -> None:
         try:
             import termios
-
+        except ImportError:  # Windows: no echo to turn off this way
+            return
+        try:
+            if not self._stream.isatty():
+                return
             fd = self._stream.fileno()
-            self._saved = termios.tcgetattr(fd)
+            saved = termios.tcgetattr(fd)
             quiet = termios.tcgetattr(fd)
             quiet[3] &= ~termios.ECHO
             termios.tcsetattr(fd, termios.TCSANOW, quiet)
-        except (ImportError, AttributeError, OSError, ValueError):  # not a terminal, Windows
-            self._saved = None
+        except (termios.error, AttributeError, OSError, ValueError):  # not a terminal after all
+            return
+        self._saved = saved
 
     def __exit__(self, *_: object) -> None:
         if self._saved is None:
             return
         import termios
 
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(termios.error, OSError, ValueError):
             termios.tcsetattr(self._stream.fileno(), termios.TCSANOW, self._saved)
