@@ -39,11 +39,12 @@ def kind_of(mode: int) -> str:
     return next((words for test, words in kinds if test(mode)), "not a regular file")
 
 
-def write_atomic(path: str, text: str, *, devices: bool = True) -> None:
+def write_atomic(path: str, text: str, *, devices: bool = True, file_mode: int = 0o644) -> None:
     """Write ``text`` to ``path``: atomically to a file, in place to a device or pipe.
 
     ``devices=False`` is for the tool's own files in its data directory: something other
-    than a regular file planted there is refused, not written to.
+    than a regular file planted there is refused, not written to. ``file_mode`` is set
+    on the new file before it takes the name (a script is 0o700 from its first moment).
     """
     target = Path(path)
     try:
@@ -51,14 +52,14 @@ def write_atomic(path: str, text: str, *, devices: bool = True) -> None:
     except FileNotFoundError:
         mode = None
     if mode is None or stat.S_ISREG(mode):
-        _replace(target, text)
+        _replace(target, text, file_mode)
     elif devices and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)):
         _write_in_place(target, text)
     else:
         raise _refusal(target, mode)
 
 
-def _replace(target: Path, text: str) -> None:
+def _replace(target: Path, text: str, file_mode: int = 0o644) -> None:
     directory = target.parent if str(target.parent) else Path()
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     try:
@@ -66,7 +67,7 @@ def _replace(target: Path, text: str) -> None:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, file_mode)
         # rename replaces a link that appeared since lstat, never the file it points to
         os.replace(temporary, target)
     except BaseException:

@@ -110,3 +110,11 @@ def throwaway_crontab_user(prefix: str) -> Iterator[list[str]]:
     finally:
         subprocess.run(["crontab", "-u", name, "-r"], capture_output=True)
         subprocess.run(["userdel", name], check=True, capture_output=True)
+
+
+def verdict_of(output: str) -> str:
+    """The verdict at the end of a text report, its wrapped lines joined (SPEC §3: the
+    report fits the terminal, so the verdict can take several lines; they are indented)."""
+    lines = output.rstrip().splitlines()
+    start = max(i for i, line in enumerate(lines) if not line.startswith(" "))
+    return " ".join(line.strip() for line in lines[start:])

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from jmo_doctor.cli import main, run_cli
+from tests.helpers import verdict_of
 
 SCHEMA = json.loads(
     (Path(__file__).parent.parent / "jmo_doctor/data/report.schema.json").read_text()
@@ -139,7 +140,7 @@ def test_json_report_validates_and_hides_the_kpj(
     assert run_cli(["report", "show", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "********901" in shown
-    assert shown.rstrip().splitlines()[-1].startswith("Kesimpulan: OK")
+    assert verdict_of(shown).startswith("Kesimpulan: OK")
 
 
 def test_no_redact_keeps_the_number(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -52,6 +52,11 @@ COMMANDS: Mapping[str, CommandInfo] = {
         "schedule",
         "Run jmo-doctor periodically (cron, or termux-job-scheduler on Termux).",
     ),
+    "shortcut": CommandInfo(
+        "jmo_doctor.commands.shortcut",
+        "shortcut",
+        "A Termux:Widget home-screen button that runs the check (~/.shortcuts).",
+    ),
 }
 
 

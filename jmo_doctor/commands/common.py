@@ -20,7 +20,13 @@ def ids(value: str | None) -> list[str]:
 
 
 def colour(stream: Any) -> bool:
-    return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
+    """Styled text on a terminal; ``NO_COLOR`` (no-color.org) turns it off, and wins over
+    ``FORCE_COLOR`` (force-color.org), which turns it on through a pipe."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return bool(getattr(stream, "isatty", lambda: False)())
 
 
 def lang_option(f: Any) -> Any:
@@ -58,6 +64,7 @@ def emit(
     config: Any = None,
     *,
     nagios_thresholds: Any = None,
+    short: bool = False,
 ) -> None:
     """The report in ``output_format``, to stdout or (atomically) to ``output``."""
     from jmo_doctor.report import document, markdown, nagios, prom, text
@@ -78,7 +85,12 @@ def emit(
             thresholds = nagios.Thresholds.from_config(config)
         rendered = nagios.render(doc, thresholds)
     else:
-        lines = text.layout(doc, verbose=verbose)
+        # a file is laid out for 80 columns (or COLUMNS), a terminal for its own width
+        width = text.terminal_width(None if output else sys.stdout)
+        if short:  # run --short: the verdict and the first cause's steps
+            lines = text.short_layout(doc, width=width)
+        else:
+            lines = text.layout(doc, verbose=verbose, width=width)
         rendered = text.plain(lines)
     if output:
         from jmo_doctor.fileio import write_atomic

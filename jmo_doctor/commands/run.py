@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.shell_completion import CompletionItem
 
 from jmo_doctor.commands.common import FORMATS, emit, ids, lang_option, say, warn
 
@@ -40,13 +41,40 @@ def _finite_timeout(_ctx: Any, _param: Any, value: float | None) -> float | None
     return check_timeout(value)
 
 
+def complete_probe_ids(
+    _ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of ``--only``/``--skip``: the probe ids found, after the ids
+    already typed before the last comma."""
+    from jmo_doctor import plugins
+
+    typed, comma, last = incomplete.rpartition(",")
+    already = set(typed.split(","))
+    found = (p.id for p in plugins.discover().probes)
+    return [
+        CompletionItem(f"{typed}{comma}{each}")
+        for each in found
+        if each.startswith(last) and each not in already
+    ]
+
+
 @click.command()
 @click.option("--config", "config_path", metavar="PATH", help="Config file (TOML).")
 @click.option("--format", "output_format", type=click.Choice(RUN_FORMATS), default="text")
 @click.option("--output", metavar="PATH", help="Write the report to PATH (atomically).")
 @lang_option
-@click.option("--only", metavar="IDS", help="Run only these probes (comma-separated ids).")
-@click.option("--skip", metavar="IDS", help="Skip these probes (comma-separated ids).")
+@click.option(
+    "--only",
+    metavar="IDS",
+    help="Run only these probes (comma-separated ids).",
+    shell_complete=complete_probe_ids,
+)
+@click.option(
+    "--skip",
+    metavar="IDS",
+    help="Skip these probes (comma-separated ids).",
+    shell_complete=complete_probe_ids,
+)
 @click.option("--quick", is_flag=True, help="Skip slow probes (bandwidth).")
 @click.option(
     "--timeout",
@@ -76,6 +104,18 @@ def _finite_timeout(_ctx: Any, _param: Any, value: float | None) -> float | None
 @click.option("--push", metavar="URL", help="Push the run's metrics to a Prometheus Pushgateway.")
 @click.option("--warning", "-w", metavar="THRESHOLDS", help="Nagios: e.g. rtt=300ms,loss=5%.")
 @click.option("--critical", "-c", metavar="THRESHOLDS", help="Nagios: e.g. rtt=1s,loss=20%.")
+# phone-first (issue 13): one screen, and re-checking while the person fixes the network
+@click.option("--short", is_flag=True, help="Only the verdict and the first cause's steps.")
+@click.option(
+    "--watch",
+    "watch_every",
+    type=click.FloatRange(min=1, max=3600),
+    is_flag=False,
+    flag_value=10.0,
+    default=None,
+    metavar="[SECONDS]",
+    help="Check again every SECONDS (default 10) until OK or Ctrl-C; show what changed.",
+)
 def run(
     config_path: str | None,
     output_format: str,
@@ -98,9 +138,12 @@ def run(
     push: str | None,
     warning: str | None,
     critical: str | None,
+    short: bool,
+    watch_every: float | None,
 ) -> int:
     """Run the checks and print the diagnosis with the fix."""
     started = time.monotonic()
+    _check_phone_options(short, watch_every, output_format, output, notify, webhook, ping_url, push)
     from jmo_doctor import config as config_module
     from jmo_doctor import paths, plugins, session
     from jmo_doctor.api import RunOptions
@@ -115,6 +158,12 @@ def run(
     lang = lang or config.lang
     discovery = plugins.discover()
     warn(discovery.warnings)
+    if watch_every is not None:  # never the speed test, nor the store: the quota
+        from jmo_doctor.monitor.rerun import skipped_ids
+
+        quick = True
+        known = [p.id for p in discovery.probes]
+        skip = ",".join([*ids(skip), *skipped_ids(known, ids(only))])
     selection = session.select(discovery.probes, ids(only), ids(skip), quick)
     options = RunOptions(
         kpj=kpj,
@@ -125,14 +174,26 @@ def run(
         verbose=verbose,
         redact=not no_redact,
     )
-    budget = RunBudget(started, timeout if timeout is not None else config.timeout)
+    deadline = timeout if timeout is not None else config.timeout
+    if watch_every is not None:
+        return _watch(
+            watch_every,
+            watch,
+            deadline,
+            (config, options, lang, selection),
+            warn_of=discovery.warnings,
+        )
+    budget = RunBudget(started, deadline)
     with watch.around(paths.data_home(), config, budget) as stop:
         outcome = _measure(
             config, options, lang, selection, budget, discovery.warnings, stop,
             live=output_format == "text", sends_messages=watch.sends_messages,
         )  # fmt: skip
         watch.record(outcome.redacted)
-        emit(outcome.document, output_format, output, verbose, config, nagios_thresholds=limits)
+        emit(
+            outcome.document, output_format, output, verbose, config,
+            nagios_thresholds=limits, short=short,
+        )  # fmt: skip
     if limits is not None:  # -w/-c can raise the plugin's state
         from jmo_doctor.report import nagios
 
@@ -165,6 +226,66 @@ def _nagios_thresholds(
         return nagios.Thresholds.from_config(config).with_options(warning, critical)
     except ranges.RangeError as error:
         raise UserError(f"bad threshold: {error}") from None
+
+
+def _check_phone_options(
+    short: bool,
+    watch_every: float | None,
+    output_format: str,
+    output: str | None,
+    *messages: object,
+) -> None:
+    """--short and --watch are for a person at a terminal: a machine format, a file or a
+    monitor's messages with them is a usage error, said before anything runs."""
+    if not short and watch_every is None:
+        return
+    name = "--watch" if watch_every is not None else "--short"
+    if output_format != "text":
+        raise click.UsageError(f"{name} shows text for a person: leave out --format")
+    if watch_every is not None and (output or any(messages)):
+        raise click.UsageError(
+            "--watch is for a person watching the screen: leave out --output, --notify, "
+            "--webhook, --ping-url and --push (use `jmo-doctor schedule` for monitoring)"
+        )
+
+
+def _watch(
+    every: float,
+    watch: Any,
+    deadline: float,
+    setup: tuple[Any, Any, str, Any],
+    warn_of: Sequence[str],
+) -> int:
+    """Quick runs until OK or Ctrl-C; the last one is recorded and shown in short form."""
+    from jmo_doctor import paths
+    from jmo_doctor.commands.common import colour
+    from jmo_doctor.monitor.rerun import Round, printer, until_ok
+    from jmo_doctor.monitor.watch import RunBudget, Watch
+    from jmo_doctor.report.live import NoEcho
+    from jmo_doctor.report.text import terminal_width
+
+    config, options, lang, selection = setup
+    unrecorded = Watch(history=False, notify=False, webhook=None, ping_url=None, say=say)
+
+    def once() -> Round:
+        budget = RunBudget(time.monotonic(), deadline)
+        with unrecorded.around(paths.data_home(), config, budget) as stop:
+            outcome = _measure(
+                config, options, lang, selection, budget, warn_of, stop,
+                live=True, sends_messages=False,
+            )  # fmt: skip
+        return Round(outcome, interrupted=stop.signal_name is not None)
+
+    width = terminal_width(sys.stdout)
+    with NoEcho(sys.stderr):  # a ^C echoed between two runs would garble the next line
+        last = until_ok(every, once, lang, width, printer(colour(sys.stdout)))
+    if last is None:  # Ctrl-C before the first run got going: nothing to show
+        raise KeyboardInterrupt
+    # the history write gets the time a single run leaves it at most (its extra second)
+    with watch.around(paths.data_home(), config, RunBudget(time.monotonic(), 1.0)):
+        watch.record(last.redacted)
+    emit(last.document, "text", None, False, config, short=True)
+    return int(last.document["exit_code"])
 
 
 def _measure(

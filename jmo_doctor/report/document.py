@@ -142,6 +142,7 @@ def build(
                 "article_section": c.article_section,
                 "severity": c.severity.label,
                 "title": c.title,
+                "summary": c.summary,
                 "explanation": c.explanation,
                 "fix": list(c.fix),
                 "evidence": list(c.evidence),

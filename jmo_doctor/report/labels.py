@@ -70,6 +70,38 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "builtin": {"id": "bawaan", "en": "built-in"},
     "skipped_by_quick": {"id": "dilewati oleh --quick", "en": "skipped by --quick"},
+    "watch.started": {
+        "id": "Memeriksa ulang setiap {seconds} detik sampai OK; tekan Ctrl-C untuk berhenti. "
+        "Tes kecepatan dan toko aplikasi dilewati agar kuota hemat.",
+        "en": "Checking again every {seconds} s until OK; press Ctrl-C to stop. "
+        "The speed test and the app store are skipped to save data quota.",
+    },
+    "watch.stopped": {"id": "Pemantauan dihentikan.", "en": "Watch stopped."},
+    "shortcut.installed": {
+        "id": "Tombol dipasang: {path}. Di layar utama, tambahkan widget Termux:Widget "
+        "lalu pilih {name}.",
+        "en": "Button installed: {path}. On the home screen, add the Termux:Widget widget "
+        "and choose {name}.",
+    },
+    "shortcut.removed": {"id": "Tombol dihapus: {path}.", "en": "Button removed: {path}."},
+    "shortcut.absent": {
+        "id": "Tidak ada tombol jmo-doctor di {path}.",
+        "en": "There is no jmo-doctor button at {path}.",
+    },
+    "shortcut.not_ours": {
+        "id": "{path} bukan tombol buatan jmo-doctor; tidak diubah. Pindahkan atau hapus "
+        "sendiri jika tidak dipakai.",
+        "en": "{path} is not a button jmo-doctor made; left as it is. Move or delete it "
+        "yourself if it is not needed.",
+    },
+    "shortcut.cannot_write": {
+        "id": "Tidak bisa menulis {path}: {reason}",
+        "en": "Cannot write {path}: {reason}",
+    },
+    "shortcut.press_enter": {
+        "id": "Tekan Enter untuk menutup.",
+        "en": "Press Enter to close.",
+    },
     "no_causes": {
         "id": "Pemeriksaan tidak dapat diselesaikan; tidak ada kesimpulan.",
         "en": "The checks could not be completed; no verdict.",

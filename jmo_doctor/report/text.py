@@ -9,10 +9,16 @@ plug-in): every span passes through :func:`~jmo_doctor.safetext.one_line` once, 
 layout is finished, so no escape sequence reaches a terminal; rich is given ``Text``
 objects, never markup, so ``[link=…]`` in a report stays text. The layout is linear in
 the size of the report: a 4 MB summary costs what copying it costs.
+
+Lines fit a given width (SPEC §3: the terminal's, down to 40 columns for a phone in
+Termux, see :func:`terminal_width`); they break between words, and a word longer than a
+line (a URL, a host) starts a line of its own and is cut only where no line holds it.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
@@ -39,14 +45,46 @@ _STATUS_STYLE = {
     "critical": "bold red",
     "unknown": "bold magenta",
 }
-WIDTH = 88
+#: The width when nothing says otherwise (a file, a pipe, COLUMNS unset).
+WIDTH = 80
+#: The narrowest layout: a phone in portrait in Termux is 40-60 columns wide.
+MIN_WIDTH = 40
+#: Wider lines are hard to read on a wide terminal; the text stops here.
+MAX_WIDTH = 100
 #: Probe ids are aligned in a column up to this length: a longer one (a hostile report)
 #: must not pad every other row to its length.
 _ID_COLUMN_MAX = 16
+#: Narrower than this is a phone: indents shrink, probe summaries run on under their head.
+_PHONE = 60
 #: Text beside a head that leaves less room than this goes under the head instead.
-_MIN_TEXT_WIDTH = 24
+_MIN_TEXT_WIDTH = 20
 # What textwrap breaks at: a no-break space keeps "10 s" together.
 _WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")
+_BLANK = " \t\n\r\x0b\x0c"
+#: A numbered step in plain text ("  2. Restart…"): its lines continue under the words.
+_MARKER = re.compile(r"\s*(?:\d+\.\s+)?")
+
+
+def fit_width(columns: int) -> int:
+    """``columns`` brought into the range the layout is made for."""
+    return max(MIN_WIDTH, min(MAX_WIDTH, columns))
+
+
+def terminal_width(stream: IO[str] | None) -> int:
+    """The width to lay text out for: ``COLUMNS``, else ``stream``'s terminal, else 80.
+
+    Only a terminal's own size is asked: a report written to a file or a pipe is laid out
+    for 80 columns, the same on every machine, unless ``COLUMNS`` says otherwise.
+    """
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit():
+        return fit_width(int(columns))
+    try:
+        if stream is not None and stream.isatty():
+            return fit_width(os.get_terminal_size(stream.fileno()).columns)
+    except (AttributeError, OSError, ValueError):  # no fileno, or no size (a dumb pty)
+        pass
+    return WIDTH
 
 
 def wrap_words(text: str, width: int, first_width: int | None = None) -> list[str]:
@@ -54,8 +92,10 @@ def wrap_words(text: str, width: int, first_width: int | None = None) -> list[st
 
     Lines break between words, as ``textwrap.wrap`` does for prose, but in linear time:
     textwrap re-slices the rest of an over-long word for every line it fills (a 4 MB word
-    took seconds, 16 MB minutes). Here each character of ``text`` is copied once: a word
-    longer than a line fills what is left of the current line, then whole lines.
+    took seconds, 16 MB minutes). Here each character of ``text`` is copied once. A word
+    that does not fit goes to the next line whole; only a word longer than a whole line
+    (a URL, a hostile summary) is cut, into full lines, without a hyphen or a lost
+    character.
     """
     later = max(1, width)
     first = max(1, width if first_width is None else first_width)
@@ -70,10 +110,6 @@ def wrap_words(text: str, width: int, first_width: int | None = None) -> list[st
             line.append(text[start:end])
             used += gap + end - start
             continue
-        room = limit - used - gap
-        if line and end - start > limit and room > 0:  # an over-long word starts here
-            line.append(text[start : start + room])
-            start += room
         if line:
             lines.append(" ".join(line))
         while end - start > (limit := later if lines else first):
@@ -85,21 +121,81 @@ def wrap_words(text: str, width: int, first_width: int | None = None) -> list[st
     return lines
 
 
-def _wrap(text: str, indent: int, style: str = "", hanging: int = 0) -> list[Line]:
+def _wrap(text: str, indent: int, width: int, style: str = "", hanging: int = 0) -> list[Line]:
     """``text`` wrapped at ``indent``; continuation lines ``hanging`` further in."""
-    lines = wrap_words(text, WIDTH - indent - hanging, first_width=WIDTH - indent) or [""]
+    lines = wrap_words(text, width - indent - hanging, first_width=width - indent) or [""]
     first, more = " " * indent, " " * (indent + hanging)
     return [[((more if n else first) + line, style)] for n, line in enumerate(lines)]
 
 
-def _beside(head: Span, text: str, style: str = "") -> list[Line]:
+def _beside(head: Span, text: str, width: int, style: str = "") -> list[Line]:
     """``head`` with ``text`` wrapped beside it, or under it when the head is too wide."""
-    room = WIDTH - len(head[0])
+    room = width - len(head[0])
     if room < _MIN_TEXT_WIDTH:
-        return [[head], *_wrap(text, 8, style)]
+        return [[head], *_wrap(text, min(8, len(head[0])), width, style)]
     lines = wrap_words(text, room) or [""]
     indent = " " * len(head[0])
     return [[head, (lines[0], style)], *[[(indent + more, style)] for more in lines[1:]]]
+
+
+def _wrap_spans(line: Line, width: int, hanging: int = 0) -> list[Line]:
+    """A styled line wrapped like :func:`wrap_words`, each character keeping its style.
+
+    The words come out in order with only the spaces between them changed, so walking
+    the source once gives every character of the result its style.
+    """
+    source = "".join(text for text, _ in line)
+    styles = [style for text, style in line for _ in text]
+    wrapped = wrap_words(source, width - hanging, first_width=width) or [""]
+    out: list[Line] = []
+    at = 0
+    for number, text in enumerate(wrapped):
+        styled: list[tuple[str, str]] = [(" ", "")] * (hanging if number else 0)
+        for char in text:
+            if char == " ":  # a space between words: styled as the source's blank
+                gap = at < len(source) and source[at] in _BLANK
+                styled.append((char, styles[at] if gap else ""))
+                continue
+            while source[at] in _BLANK:
+                at += 1
+            styled.append((char, styles[at]))
+            at += 1
+        runs = itertools.groupby(styled, key=lambda pair: pair[1])
+        out.append([("".join(char for char, _ in run), style) for style, run in runs])
+    return out
+
+
+def wrap_plain(text: str, width: int, *, indent: int = 0, hanging: int = 0) -> list[Line]:
+    """One line of outside text, wrapped and made safe: lines for :func:`plain`."""
+    return _printable(_wrap(text, indent, fit_width(width), hanging=hanging))
+
+
+def columns(head: str, text: str, width: int, column: int) -> list[str]:
+    """Plain ``text`` beside ``head`` from ``column`` on, or under it (indented) when the
+    room left beside it is too small: a list of ids and titles on a phone."""
+    width = fit_width(width)
+    if width - column >= _MIN_TEXT_WIDTH:
+        lines = wrap_words(text, width - column) or [""]
+        return [head.ljust(column) + lines[0], *(" " * column + line for line in lines[1:])]
+    return [head, *("    " + line for line in wrap_words(text, width - 4))]
+
+
+def wrap_block(text: str, width: int) -> str:
+    """Plain text of paragraphs and numbered steps, each line wrapped to ``width``.
+
+    A line's leading spaces and its step number stay; its continuation lines start under
+    its first word.
+    """
+    out: list[str] = []
+    for source in text.split("\n"):
+        marker = _MARKER.match(source)
+        head = marker.group() if marker else ""
+        if not source.strip():
+            out.append("")
+            continue
+        lines = wrap_words(source[len(head) :], width - len(head)) or [""]
+        out += [(head if n == 0 else " " * len(head)) + line for n, line in enumerate(lines)]
+    return "\n".join(out)
 
 
 def _seconds(value: Any, lang: str) -> str:
@@ -120,9 +216,12 @@ def _article(section: Any, lang: str) -> str:
     return ""
 
 
-def layout(doc: Mapping[str, Any] | ReportView, *, verbose: bool = False) -> list[Line]:
-    """The report as styled lines, every span safe to print on a terminal."""
-    return _printable(_layout(ReportView.of(doc), verbose))
+def layout(
+    doc: Mapping[str, Any] | ReportView, *, verbose: bool = False, width: int = WIDTH
+) -> list[Line]:
+    """The report as styled lines of at most ``width`` columns, every span safe to print
+    on a terminal."""
+    return _printable(_layout(ReportView.of(doc), verbose, fit_width(width)))
 
 
 def _printable(lines: list[Line]) -> list[Line]:
@@ -130,30 +229,32 @@ def _printable(lines: list[Line]) -> list[Line]:
     return [[(one_line(text), style) for text, style in line] for line in lines]
 
 
-def _layout(report: ReportView, verbose: bool) -> list[Line]:
+def _layout(report: ReportView, verbose: bool, width: int) -> list[Line]:
     run, lang = report.run, report.lang
+    heading: Line = [
+        (f"jmo-doctor {report.version}", "bold"),
+        (f" · {run.started_at_text.replace('T', ' ').replace('Z', ' UTC')}", "dim"),
+        (f" · {_seconds(run.duration_s or 0, lang)}", "dim"),
+    ]
     out: list[Line] = [
-        [
-            (f"jmo-doctor {report.version}", "bold"),
-            (f" · {run.started_at_text.replace('T', ' ').replace('Z', ' UTC')}", "dim"),
-            (f" · {_seconds(run.duration_s or 0, lang)}", "dim"),
-        ],
+        *_wrap_spans(heading, width),
         [],
         [(label("probes", lang), "bold underline")],
     ]
     id_column = _id_column(report.probes)
     for probe in report.probes:
-        out += _probe_lines(probe, id_column, verbose)
+        out += _probe_lines(probe, id_column, verbose, width)
     if report.causes:
         out += [[], [(label("causes", lang), "bold underline")]]
     for cause in report.causes:
-        out += _cause_lines(cause, lang)
+        out += _cause_lines(cause, lang, width)
     if report.warnings:
         out += [[], [(label("warnings", lang), "bold yellow")]]
         for warning in report.warnings:
-            out += _wrap(f"- {warning}", 2, "yellow", hanging=2)
-    out += [[], [(label("redacted" if report.redacted else "not_redacted", lang), "dim")]]
-    out.append(_verdict_spans(report, lang))
+            out += _wrap(f"- {warning}", 2, width, "yellow", hanging=2)
+    privacy = label("redacted" if report.redacted else "not_redacted", lang)
+    out += [[], *_wrap(privacy, 0, width, "dim")]
+    out += _wrap_spans(_verdict_spans(report, lang), width, hanging=2)
     return out
 
 
@@ -161,23 +262,42 @@ def _id_column(probes: Sequence[ProbeView]) -> int:
     return min(_ID_COLUMN_MAX, max((len(p.id) for p in probes), default=6))
 
 
-def _probe_lines(probe: ProbeView, id_column: int, verbose: bool) -> list[Line]:
+def _probe_lines(probe: ProbeView, id_column: int, verbose: bool, width: int) -> list[Line]:
     status = probe.status
     style = _PROBE_STYLE.get(status, "")
-    head = f"  [{_PROBE_MARK.get(status, '?')}] {probe.id.ljust(id_column)}  "
-    out = _beside((head, style), probe.summary)
+    mark = f"[{_PROBE_MARK.get(status, '?')}]"
+    if width < _PHONE:  # no column: the summary runs on under the head, as prose does
+        out = _run_on((f"{mark} {probe.id} ", style), probe.summary, width, indent=4)
+        details = 2
+    else:
+        out = _beside((f"  {mark} {probe.id.ljust(id_column)}  ", style), probe.summary, width)
+        details = 8
     if status in ("pass", "skip") and not verbose:
         return out
     for finding in probe.findings:
         message = finding.code if finding.message is None else finding.message
-        out += _wrap(f"- {message}", 8, "dim", hanging=2)
+        out += _wrap(f"- {message}", details, width, "dim", hanging=2)
     if verbose and probe.metrics:
         metrics = ", ".join(f"{k}={_number(v)}" for k, v in sorted(probe.metrics.items()))
-        out += _wrap(metrics, 8, "dim")
+        out += _wrap(metrics, details, width, "dim")
     return out
 
 
-def _cause_lines(cause: CauseView, lang: str) -> list[Line]:
+def _run_on(head: Span, text: str, width: int, indent: int) -> list[Line]:
+    """``head`` with ``text`` after it; the text's later lines start ``indent`` in."""
+    first = width - len(head[0])
+    if first < _MIN_TEXT_WIDTH // 2:  # a head as wide as the screen: text under it
+        return [[head], *_wrap(text, indent, width)]
+    lines = wrap_words(text, width - indent, first_width=first) or [""]
+    return [[head, (lines[0], "")], *[[(" " * indent + line, "")] for line in lines[1:]]]
+
+
+def _narrow(indent: int, width: int) -> int:
+    """An indent, halved below 60 columns: on a phone every column is a letter."""
+    return indent if width >= _PHONE else (indent + 1) // 2
+
+
+def _cause_lines(cause: CauseView, lang: str, width: int) -> list[Line]:
     severity = cause.severity
     confidence = label(f"confidence.{cause.confidence}", lang)
     tags = [f"{label('confidence', lang)} {confidence}"]
@@ -185,25 +305,43 @@ def _cause_lines(cause: CauseView, lang: str) -> list[Line]:
         tags.insert(0, label(f"status.{severity}", lang).lower())
     if article := _article(cause.article_section, lang):
         tags.append(article)
-    head = f"  {'?' if cause.rank is None else cause.rank}. "
+    indent = "  " if width >= _PHONE else ""  # on a phone the number starts the line
+    head = f"{indent}{'?' if cause.rank is None else cause.rank}. "
     title = cause.id if cause.title is None else cause.title
     title_style = _STATUS_STYLE.get(severity, "bold")
     tag_text = f"[{' · '.join(tags)}]"
     out: list[Line]
-    if len(head) + len(title) + 2 + len(tag_text) <= WIDTH:
+    if len(head) + len(title) + 2 + len(tag_text) <= width:
         out = [[(head, "bold"), (title, title_style), (f"  {tag_text}", "dim")]]
     else:  # a long title keeps its own lines; the tags go under it
-        out = _beside((head, "bold"), title, title_style)
-        out.append([(" " * min(len(head), 8) + tag_text, "dim")])
-    out += _wrap(cause.explanation, 5)
+        out = _beside((head, "bold"), title, width, title_style)
+        out += _wrap(tag_text, min(len(head), 8), width, "dim", hanging=1)
+    body = _narrow(5, width)
+    out += _wrap(cause.explanation, body, width)
     if cause.fix:
-        out.append([(f"     {label('fix', lang)}:", "bold")])
+        out += _wrap(f"{label('fix', lang)}:", body, width, "bold")
     for number, step in enumerate(cause.fix, start=1):
-        out += _beside((f"       {number}. ", ""), step)
+        step_indent = 7 if width >= _PHONE else body
+        out += _beside((" " * step_indent + f"{number}. ", ""), step, width)
     if cause.evidence:
         evidence = f"{label('evidence', lang)}: " + ", ".join(cause.evidence)
-        out += _wrap(evidence, 5, "dim")
+        out += _wrap(evidence, body, width, "dim")
     return out
+
+
+def short_layout(doc: Mapping[str, Any] | ReportView, *, width: int = WIDTH) -> list[Line]:
+    """``run --short``: the first cause's summary and steps, then the verdict; one screen
+    on a phone (about 20 rows at 40 columns)."""
+    report, width = ReportView.of(doc), fit_width(width)
+    lang, cause = report.lang, report.first_cause
+    out: list[Line] = []
+    if cause is not None:
+        out += _wrap(cause.summary, 0, width) if cause.summary else []
+        out += [[(f"{label('fix', lang)}:", "bold")]] if cause.fix else []
+        for number, step in enumerate(cause.fix, start=1):
+            out += _beside((f"{number}. ", ""), step, width)
+    out += _wrap_spans(_verdict_spans(report, lang, short=True), width, hanging=2)
+    return _printable(out)
 
 
 def verdict_line(doc: Mapping[str, Any] | ReportView, lang: str) -> Line:
@@ -211,13 +349,13 @@ def verdict_line(doc: Mapping[str, Any] | ReportView, lang: str) -> Line:
     return _printable([_verdict_spans(ReportView.of(doc), lang)])[0]
 
 
-def _verdict_spans(report: ReportView, lang: str) -> Line:
+def _verdict_spans(report: ReportView, lang: str, *, short: bool = False) -> Line:
     status = report.status
     code = f"{label('exit_code', lang)} {report.exit_code}"
     return [
         (f"{label('verdict', lang)}: ", "bold"),
         (label(f"status.{status}", lang), _STATUS_STYLE.get(status, "bold")),
-        (f" — {verdict.sentence(report, lang)} ({code})", ""),
+        (f" — {verdict.sentence(report, lang, short=short)} ({code})", ""),
     ]
 
 
@@ -229,7 +367,8 @@ def print_rich(lines: list[Line], stream: IO[str]) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=stream, highlight=False, soft_wrap=True)
+    # the caller decided on styles (a terminal, or FORCE_COLOR through a pipe)
+    console = Console(file=stream, highlight=False, soft_wrap=True, force_terminal=True)
     # One Text for the whole report: rich's cost per print call (about 0.1 ms) made a
     # report of 50 000 lines take seconds. Text.append takes the content as it is: no
     # markup, no emoji codes.

@@ -137,6 +137,7 @@ class CauseView:
     explanation: str
     fix: tuple[str, ...]
     evidence: tuple[str, ...]
+    summary: str = ""  # one line for the short verdict; "" in reports older than it
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> CauseView:
@@ -152,6 +153,7 @@ class CauseView:
             explanation=str(raw.get("explanation", "")),
             fix=_strings(raw.get("fix")),
             evidence=_strings(raw.get("evidence")),
+            summary=str(raw.get("summary") or ""),
         )
 
 

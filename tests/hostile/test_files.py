@@ -31,6 +31,7 @@ import pytest
 from jmo_doctor.cli import run_cli
 from jmo_doctor.monitor import lock
 from jmo_doctor.report import document, schema
+from tests.helpers import verdict_of
 from tests.test_golden import SCENARIOS
 from tests.test_golden import _document as golden_document
 
@@ -563,7 +564,7 @@ def test_a_report_with_a_byte_order_mark_shows(
     path = place / "r.json"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(_report()).encode())
     assert run_cli(["report", "show", str(path)]) == 0
-    assert capsys.readouterr().out.rstrip().splitlines()[-1].startswith("Verdict:")
+    assert verdict_of(capsys.readouterr().out).startswith("Verdict:")
 
 
 @pytest.mark.timeout(30)
@@ -581,7 +582,7 @@ def test_a_report_piped_through_a_fifo_shows(
     writer.start()
     assert run_cli(["report", "show", str(fifo)]) == 0
     writer.join(timeout=20)
-    assert capsys.readouterr().out.rstrip().splitlines()[-1].startswith("Verdict:")
+    assert verdict_of(capsys.readouterr().out).startswith("Verdict:")
 
 
 # --- item 12: the small validator agrees with jsonschema ------------------------------------
