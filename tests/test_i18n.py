@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jmo_doctor import catalogue, plugins
-from jmo_doctor.report.labels import LABELS
+from jmo_doctor.i18n import words
 from jmo_doctor.runner import RUNNER_MESSAGES
 
 FINDINGS_DOC = Path(__file__).parent.parent / "docs" / "findings.md"
@@ -67,8 +67,8 @@ def test_every_cause_reads_in_both_languages(cause_id: str) -> None:
         assert text.title and text.explanation and text.fix
 
 
-def test_every_label_has_both_languages() -> None:
-    for key, text in LABELS.items():
+def test_every_word_has_both_languages() -> None:
+    for key, text in words().items():
         assert text.get("id") and text.get("en"), key
 
 
