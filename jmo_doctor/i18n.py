@@ -87,3 +87,29 @@ def say(key: str, lang: str, /, **params: object) -> str:
 def both(key: str, /, **params: object) -> dict[str, str]:
     """``key`` in every language, e.g. for a finding's message table."""
     return {lang: say(key, lang, **params) for lang in LANGUAGES}
+
+
+class Said(str):
+    """Text in one language that remembers itself in every language.
+
+    What a probe says (``ctx.text``, ``ctx.finding``) is a ``Said``: it reads and compares
+    as the chosen language's string, and the report stores :attr:`texts` beside it so that
+    ``report show --lang`` can show a saved report in the other language. Text built from
+    it (an f-string, ``+``) is a plain ``str`` again: such text stays as it was said.
+    """
+
+    texts: Mapping[str, str]
+    lang: str
+
+    def __new__(cls, texts: Mapping[str, str], lang: str) -> Said:
+        said = super().__new__(cls, pick(texts, lang))
+        said.texts, said.lang = dict(texts), lang
+        return said
+
+    def __reduce__(self) -> tuple[type[Said], tuple[Mapping[str, str], str]]:
+        return (Said, (self.texts, self.lang))  # copy and pickle rebuild it whole
+
+
+def texts_of(value: object) -> dict[str, str] | None:
+    """The texts of a :class:`Said` in every language; None for anything else."""
+    return dict(value.texts) if isinstance(value, Said) else None

@@ -25,6 +25,7 @@ from jmo_doctor.config import Target
 from jmo_doctor.diagnosis import Diagnosis
 from jmo_doctor.errors import UserError
 from jmo_doctor.fileio import kind_of
+from jmo_doctor.i18n import texts_of
 from jmo_doctor.report import schema
 
 SCHEMA_VERSION = 1
@@ -83,24 +84,37 @@ def _metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     return clean
 
 
+def _with_texts(entry: dict[str, Any], key: str, said: object) -> dict[str, Any]:
+    """``entry`` plus ``<key>_texts``, the text in every language, when it is known."""
+    texts = texts_of(said)
+    if texts is not None:
+        entry[f"{key}_texts"] = texts
+    return entry
+
+
 def probe_entry(result: ProbeResult) -> dict[str, Any]:
-    return {
+    entry = {
         "id": result.id,
         "status": str(result.status),
-        "summary": result.summary,
+        "summary": str(result.summary),
         "duration_s": round(result.duration_s, 3),
         "findings": [
-            {
-                "code": f.code,
-                "target": f.target,
-                "message": f.message,
-                "data": _plain(dict(f.data)),
-            }
+            _with_texts(
+                {
+                    "code": f.code,
+                    "target": f.target,
+                    "message": str(f.message),
+                    "data": _plain(dict(f.data)),
+                },
+                "message",
+                f.message,
+            )
             for f in result.findings
         ],
         "metrics": _metrics(result.metrics),
         "details": _plain(dict(result.details)),
     }
+    return _with_texts(entry, "summary", result.summary)
 
 
 def build(
