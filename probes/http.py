@@ -25,10 +25,26 @@ from jmo_doctor.api import (
     Status,
 )
 from probes._common.http import Fetch, fetch, shared_fetch
-from probes._common.net import code_counts
+from probes._common.net import problem_list
 
 PORTAL_TARGET = "captive_portal"
 PORTAL_BODY_CAP = 65_536
+
+
+#: Each finding's short name, for the summary line (the code is the evidence).
+PROBLEM_NAMES: Messages = {
+    "http.status": {"id": "galat HTTP dari server", "en": "HTTP error from the server"},
+    "http.timeout": {
+        "id": "jawaban HTTP tidak lengkap tepat waktu",
+        "en": "no complete HTTP answer in time",
+    },
+    "http.error": {"id": "koneksi HTTP terputus", "en": "HTTP connection broken"},
+    "http.proxy_failed": {"id": "proxy perangkat gagal", "en": "the device's proxy failed"},
+    "http.captive_portal": {
+        "id": "portal Wi-Fi meminta login",
+        "en": "Wi-Fi portal asks for a login",
+    },
+}
 
 
 class HttpProbe(BaseProbe):
@@ -145,8 +161,8 @@ def _judge(ctx: ProbeContext, item: Fetch) -> list[Finding]:
 def _summary(ctx: ProbeContext, fetches: Sequence[Fetch], findings: Sequence[Finding]) -> str:
     answered = sum(1 for f in fetches if f.status is not None and not f.error)
     if findings:
-        listed = code_counts(findings)
-        return ctx.text(id=f"Masalah HTTP: {listed}.", en=f"HTTP problems: {listed}.")
+        listed = problem_list(findings, PROBLEM_NAMES)
+        return ctx.text(id=f"Masalah HTTP: {listed['id']}.", en=f"HTTP problems: {listed['en']}.")
     if not answered:
         return ctx.text(
             id="Tidak ada URL yang menjawab (lihat DNS/TCP).",
