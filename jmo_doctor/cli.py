@@ -26,14 +26,22 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def run_cli(args: list[str]) -> int:
-    import click
-
-    from jmo_doctor.commands.language import language_of, localize, speak
-    from jmo_doctor.i18n import pick, say, texts_of
+    from jmo_doctor.cli_language import language_of, speak, unspeak
 
     lang = language_of(args)
     speak(lang)  # before the command table: click words some help when it is built
+    try:
+        return _run_click(args, lang)
+    finally:
+        unspeak()
+
+
+def _run_click(args: list[str], lang: str) -> int:
+    import click
+
+    from jmo_doctor.cli_language import localize
     from jmo_doctor.commands import cli
+    from jmo_doctor.i18n import pick, say, texts_of
 
     localize(cli, ())
     try:

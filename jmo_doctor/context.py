@@ -8,12 +8,12 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jmo_doctor.api import Finding, Messages, RunOptions
 from jmo_doctor.config import Config, Target
-from jmo_doctor.i18n import LANGUAGES, Said, fill, pick
+from jmo_doctor.i18n import LANGUAGES, Said, fill, in_language, pick
 from jmo_doctor.threads import to_daemon_thread
 
 if TYPE_CHECKING:
@@ -89,16 +89,6 @@ def make_ssl_context(ca_bundle: str = "") -> ssl.SSLContext:
     return context
 
 
-def _values_in(lang: str, target: str | None, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a message: a value given in every language (``{"id": …, "en": …}``,
-    a reason in words) is filled in as ``lang``'s."""
-    values: dict[str, Any] = {"target": target or ""}
-    for name, value in data.items():
-        words = isinstance(value, Mapping) and set(value) == set(LANGUAGES)
-        values[name] = pick(value, lang) if words else value
-    return values
-
-
 def make_finding(
     messages: Messages, lang: str, code: str, target: str | None = None, **data: Any
 ) -> Finding:
@@ -108,7 +98,8 @@ def make_finding(
         return Finding(code=code, message=code, target=target, data=data)
     # every language is filled, so a saved report can be shown in the other one
     texts = {
-        choice: fill(pick(template, choice), _values_in(choice, target, data))
+        # a value given in every language (a reason in words) is filled in as the choice's
+        choice: fill(pick(template, choice), in_language({"target": target or "", **data}, choice))
         for choice in (*LANGUAGES, lang)
     }
     return Finding(code=code, message=Said(texts, lang), target=target, data=data)

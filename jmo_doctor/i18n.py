@@ -84,9 +84,28 @@ def say(key: str, lang: str, /, **params: object) -> str:
     return key if entry is None else fill(pick(entry, lang), params)
 
 
+def in_language(values: Mapping[str, object], lang: str) -> dict[str, object]:
+    """``values`` for filling a template in ``lang``: a value given in every language
+    (``{"id": …, "en": …}``, a :class:`Said`) becomes ``lang``'s text."""
+    chosen: dict[str, object] = {}
+    for name, value in values.items():
+        if isinstance(value, Said):
+            value = pick(value.texts, lang)
+        elif isinstance(value, Mapping) and set(value) == set(LANGUAGES):
+            value = pick(value, lang)
+        chosen[name] = value
+    return chosen
+
+
 def both(key: str, /, **params: object) -> dict[str, str]:
     """``key`` in every language, e.g. for a finding's message table."""
-    return {lang: say(key, lang, **params) for lang in LANGUAGES}
+    return {lang: say(key, lang, **in_language(params, lang)) for lang in LANGUAGES}
+
+
+def said(key: str, /, **params: object) -> Said:
+    """``key`` for an error message: English as the exception's text (logs, tracebacks),
+    every language kept for the command line to show the person's."""
+    return Said(both(key, **params), "en")
 
 
 class Said(str):

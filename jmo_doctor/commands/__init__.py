@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from jmo_doctor import __version__
-from jmo_doctor.commands.language import chosen, help_key, localize
+from jmo_doctor.cli_language import chosen, help_key, localize
 from jmo_doctor.i18n import say, words
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

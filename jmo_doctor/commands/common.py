@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
+from jmo_doctor import i18n
 from jmo_doctor.errors import UserError
-from jmo_doctor.i18n import LANGUAGES
+from jmo_doctor.i18n import LANGUAGES, said
 
 FORMATS = ("text", "json", "markdown")
 
@@ -46,8 +47,13 @@ def say(line: str) -> None:
 
 
 def warn(warnings: Iterable[str]) -> None:
+    """Each warning on stderr, in the language the command line speaks."""
+    from jmo_doctor.cli_language import chosen
+
+    lang = chosen()
     for warning in warnings:
-        say(f"jmo-doctor: warning: {warning}")
+        message = i18n.pick(i18n.texts_of(warning) or warning, lang)
+        say(i18n.say("cli.warning", lang, message=message))
 
 
 def emit(
@@ -82,8 +88,9 @@ def emit(
         except OSError as error:
             # the report is not lost: it goes to stdout instead
             sys.stdout.write(rendered)
+            reason = error.strerror or str(error)
             raise UserError(
-                f"cannot write {output}: {error.strerror or error}", report_written=True
+                said("error.cannot_write", path=output, reason=reason), report_written=True
             ) from None
         lang = ReportView.of(doc).lang
         summary = text.plain([text.verdict_line(doc, lang)]).strip()

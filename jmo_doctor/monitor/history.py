@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from jmo_doctor.errors import UserError
+from jmo_doctor.i18n import said
 from jmo_doctor.paths import HISTORY_FILE, ensure
 from jmo_doctor.report.history import STATUSES, HistoryRow, HistoryRows
 from jmo_doctor.report.metrics import KEY_METRICS
@@ -457,11 +458,10 @@ def query(
             return HistoryRows()
         return _read(path, budget, limit, _since(since_seconds), with_reports)
     except _Refused as refused:
-        raise HistoryError(f"cannot read the history: {refused}") from None
+        raise HistoryError(said("history.cannot_read", reason=refused)) from None
     except OSError as error:
-        raise HistoryError(
-            f"cannot read the history in {home}: {error.strerror or error}"
-        ) from None
+        reason = error.strerror or str(error)
+        raise HistoryError(said("history.cannot_read_in", home=home, reason=reason)) from None
     except (sqlite3.Error, _OutOfTime) as error:
         raise HistoryError(_unreadable(path, error, budget)) from None
 
@@ -475,18 +475,15 @@ def _since(seconds: float | None) -> float:
 
 def _unreadable(path: Path, error: sqlite3.Error | _OutOfTime, budget: _Budget) -> str:
     if isinstance(error, sqlite3.Error) and _is_damage(error):
-        return (
-            f"the history database {path} is damaged ({error}); the next run moves it "
-            "aside and starts a new one"
-        )
+        return said("history.damaged", path=path, error=error)
     if _is_late(error, budget):
-        return f"the history database {path} is busy (another jmo-doctor writing it?)"
+        return said("history.busy", path=path)
     try:  # SQLite only says "unable to open database file": ask the system why
         with path.open("rb"):
             pass
     except OSError as cause:
-        return f"cannot read the history database {path}: {cause.strerror or cause}"
-    return f"cannot read the history database {path}: {error}"
+        return said("history.unreadable", path=path, reason=cause.strerror or cause)
+    return said("history.unreadable", path=path, reason=error)
 
 
 def _read(

@@ -11,7 +11,7 @@ click's message id.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import click
 
@@ -27,7 +27,9 @@ _CLICK_MODULES = (
     "click.types",
 )
 
-_chosen = [DEFAULT_LANG]
+_chosen = ["en"]  # until the command line says: the code's own words are English
+#: The commands whose help was put in a language, and where they sit.
+_localized: dict[click.Command, tuple[str, ...]] = {}
 
 
 def _option_value(args: Sequence[str], name: str) -> str | None:
@@ -62,8 +64,10 @@ def chosen() -> str:
 
 
 def _click_words(lang: str) -> dict[str, str]:
-    """click's message ids → their words in ``lang``."""
-    return {e["en"]: e[lang] for key, e in words().items() if key.startswith("click.")}
+    """click's message ids (and their translations: a help text set in the language of
+    an earlier in-process run) → their words in ``lang``."""
+    entries = [e for key, e in words().items() if key.startswith("click.")]
+    return {e[each]: e[lang] for e in entries for each in LANGUAGES}
 
 
 def speak(lang: str) -> None:
@@ -77,6 +81,23 @@ def speak(lang: str) -> None:
     def ngettext(singular: str, plural: str, count: int) -> str:
         return gettext(singular if count == 1 else plural)
 
+    _set_click_words(gettext, ngettext)
+
+
+def unspeak() -> None:
+    """The CLI run in-process is over (tests, embedding): click's own words again, and
+    the help of every command worded so far back in the English the code has."""
+    import gettext
+
+    _chosen[0] = "en"
+    _set_click_words(gettext.gettext, gettext.ngettext)
+    for command, path in list(_localized.items()):
+        localize(command, path)
+
+
+def _set_click_words(
+    gettext: Callable[[str], str], ngettext: Callable[[str, str, int], str]
+) -> None:
     for name in _CLICK_MODULES:
         module = importlib.import_module(name)
         if hasattr(module, "_"):
@@ -92,6 +113,7 @@ def help_key(path: Sequence[str]) -> str:
 def localize(command: click.Command, path: Sequence[str]) -> click.Command:
     """``command`` (at ``path``, e.g. ``("kpj", "check")``) with its help in the language."""
     lang, known = chosen(), words()
+    _localized[command] = tuple(path)
     key = help_key(path)
     if key in known:
         command.help = say(key, lang)
