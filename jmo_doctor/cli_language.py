@@ -52,7 +52,8 @@ def language_of(args: Sequence[str]) -> str:
     try:
         from jmo_doctor import config
 
-        configured = config.load(_option_value(args, "--config")).lang
+        path = config.find(_option_value(args, "--config"))
+        configured = config.load(str(path)).lang if path is not None else DEFAULT_LANG
     except Exception:  # a broken config is the command's to report, in the default language
         return DEFAULT_LANG
     return configured if configured in LANGUAGES else DEFAULT_LANG

@@ -187,7 +187,7 @@ def test_a_database_truncated_in_the_middle_is_recovered_from(lab: Lab) -> None:
         stream.truncate(size // 2)
     damaged = path.read_bytes()
 
-    shown = jmo(lab, "history")
+    shown = jmo(lab, "history", "--lang", "en")
     assert shown.returncode == 3 and shown.stdout == ""
     assert shown.stderr.startswith("jmo-doctor: error: the history database ")
     assert str(path) in shown.stderr and "damaged" in shown.stderr
@@ -224,7 +224,7 @@ def test_two_concurrent_runs_one_exits_3_naming_the_lock(lab: Lab) -> None:
         holder = int(lock.read_text())
         assert holder == first.pid  # `ip netns exec` execs: the pid is the CLI's own
 
-        second = jmo(lab, "run", *QUICK, "--config", str(cfg), "--format", "json")
+        second = jmo(lab, "run", *QUICK, "--config", str(cfg), "--format", "json", "--lang", "en")
         assert first.poll() is None, "the first run ended before the second was refused"
         out, err = first.communicate(timeout=60)
     finally:
