@@ -75,6 +75,7 @@ def speak(lang: str) -> None:
     """Make click and the help texts speak ``lang`` for the rest of the process."""
     _chosen[0] = lang
     table = _click_words(lang)
+    _reword_localized()
 
     def gettext(message: str) -> str:
         return table.get(message, message)
@@ -92,6 +93,11 @@ def unspeak() -> None:
 
     _chosen[0] = "en"
     _set_click_words(gettext.gettext, gettext.ngettext)
+    _reword_localized()
+
+
+def _reword_localized() -> None:
+    """The commands worded so far (an earlier run in this process), in today's language."""
     for command, path in list(_localized.items()):
         localize(command, path)
 

@@ -52,14 +52,13 @@ def problems_in(line: str) -> list[str]:
 def prose_lines(doc: Mapping[str, Any]) -> Iterable[str]:
     """The lines a person reads as sentences: text report (evidence left out) and the
     Markdown verdict, headings and tables (code spans left out)."""
-    for line in text.layout(doc):
-        said = "".join(part for part, style in line if "dim" not in style)
+    for spans in text.layout(doc):
+        said = "".join(part for part, style in spans if "dim" not in style)
         if said.strip():
             yield said
     for line in markdown.render(doc).splitlines():
-        if line.startswith(("Bukti:", "Evidence:")):
-            continue
-        yield re.sub(r"`[^`]*`", "", line)
+        if not line.startswith(("Bukti:", "Evidence:")):
+            yield re.sub(r"`[^`]*`", "", line)
 
 
 def english_or_codes(doc: Mapping[str, Any], data: Iterable[str] = ()) -> list[str]:

@@ -6,9 +6,13 @@ import re
 import string
 from pathlib import Path
 
+import click
 import pytest
 
 from jmo_doctor import catalogue, plugins
+from jmo_doctor.cli import run_cli
+from jmo_doctor.cli_language import help_key
+from jmo_doctor.commands import cli
 from jmo_doctor.i18n import WordsError, parse_words, words
 from jmo_doctor.runner import RUNNER_MESSAGES
 from tests.i18n_scan import problems_in
@@ -103,7 +107,7 @@ def _keys_in_code() -> list[tuple[str, str, bool]]:
     used = []
     for path in sorted((ROOT / "jmo_doctor").rglob("*.py")):
         for key, after in _KEY_USE.findall(path.read_text()):
-            used.append((path.name, key, after == "{"))
+            used.append((path.name, key, after == "{" or key.endswith(".")))  # "probe." + x
     return used
 
 
@@ -201,3 +205,87 @@ def test_indonesian_texts_have_no_codes_and_no_english() -> None:
 
 def _without_placeholders(text: str) -> str:
     return re.sub(r"\{[^}]*\}", "", text)
+
+
+# --- the command line: --help and click's usage errors ------------------------------------
+
+
+def _commands() -> list[tuple[tuple[str, ...], click.Command]]:
+    """Every command with its path (``()`` is jmo-doctor itself), subcommands included."""
+    found: list[tuple[tuple[str, ...], click.Command]] = []
+
+    def walk(command: click.Command, path: tuple[str, ...]) -> None:
+        found.append((path, command))
+        if isinstance(command, click.Group):
+            for name in command.list_commands(click.Context(command)):
+                sub = command.get_command(click.Context(command), name)
+                assert sub is not None
+                walk(sub, (*path, name))
+
+    walk(cli, ())
+    return found
+
+
+def test_every_command_and_option_help_has_words_in_both_languages() -> None:
+    known = words()
+    for path, command in _commands():
+        key = help_key(path)
+        assert key in known, f"{key}: add the help of `{' '.join(path)}` to words.toml"
+        for param in command.params:
+            if isinstance(param, click.Option) and param.help and param.name != "version":
+                keys = (f"{key}.{param.name}", f"help.option.{param.name}")
+                assert any(k in known for k in keys), f"{keys[0]}: no words for {param.opts}"
+
+
+def _speaking(lang: str, isolated_cli: Path) -> None:
+    config = isolated_cli.parent / "config" / "jmo-doctor" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'lang = "{lang}"\n')
+
+
+#: Option names, metavars, choice lists and a listing's command names: syntax, not words.
+_SYNTAX = re.compile(r"^ +[a-z-]+(?= {2})|--?[\w-]+|\[[^\]]*\]|\b[A-Z][A-Z_]+\b|`[^`]*`")
+
+
+@pytest.mark.usefixtures("isolated_cli")
+def test_every_help_speaks_the_language(
+    isolated_cli: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shown: dict[str, dict[tuple[str, ...], str]] = {"id": {}, "en": {}}
+    for lang in ("id", "en"):
+        _speaking(lang, isolated_cli)
+        for path, _ in _commands():
+            assert run_cli([*path, "--help"]) == 0
+            shown[lang][path] = capsys.readouterr().out
+    for path, indonesian in shown["id"].items():
+        english = shown["en"][path]
+        assert indonesian.startswith("Penggunaan: jmo-doctor") and "Opsi:" in indonesian
+        assert english.startswith("Usage: jmo-doctor") and "Options:" in english
+        described = indonesian.splitlines()[1:]  # after the usage line, which is syntax
+        bad = [p for line in described for p in problems_in(_SYNTAX.sub("", line))]
+        assert not bad, f"{path}: {bad}\n{indonesian}"
+
+
+@pytest.mark.usefixtures("isolated_cli")
+@pytest.mark.parametrize(
+    ("args", "indonesian"),
+    [
+        (["run", "--nope"], "Tidak ada opsi '--nope'"),
+        (["kpj", "check"], "Argumen tidak diberikan"),
+        (["run", "--format", "xml"], "bukan salah satu dari"),
+        (["nosuchcommand"], "Tidak ada perintah 'nosuchcommand'"),
+        (["run", "--timeout"], "Opsi '--timeout' memerlukan sebuah nilai"),
+        (["report", "show", "/nonexistent/r.json"], "berkas tidak ditemukan"),
+        (["causes", "nosuch"], "id penyebab 'nosuch' tidak dikenal"),
+    ],
+)
+def test_usage_and_other_errors_speak_indonesian(
+    args: list[str], indonesian: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(args) == 3
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("jmo-doctor: galat: ") and indonesian in line, line
+    words_only = re.sub(r"\(lihat: [^)]*\)|\(yang dikenal: .*", "", line)
+    assert not problems_in(_SYNTAX.sub("", words_only)), line
+    assert run_cli([*args, "--lang", "en"]) == 3
+    assert capsys.readouterr().err.startswith("jmo-doctor: error: ")
