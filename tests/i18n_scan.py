@@ -73,8 +73,7 @@ def english_or_codes(doc: Mapping[str, Any], data: Iterable[str] = ()) -> list[s
 
 
 def data_of(doc: Mapping[str, Any]) -> list[str]:
-    """Names the report carries as data: targets, hosts, probe ids, cause ids."""
+    """Names the report carries as data: the targets' names and hosts (probe ids show as
+    themselves too, but none is a code or an English word)."""
     values = [str(v) for t in doc.get("targets", []) for v in (t.get("name"), t.get("host")) if v]
-    values += [str(p.get("id")) for p in doc.get("probes", [])]
-    values += [str(c.get("id")) for c in doc.get("causes", [])]
     return sorted(set(values), key=len, reverse=True)

@@ -12,6 +12,7 @@ import pytest
 
 from jmo_doctor import catalogue
 from jmo_doctor.report.redact import Redactor
+from tests.i18n_scan import data_of, english_or_codes
 from tests.netns import empty_namespace
 
 JMO_DOCTOR = Path(sys.executable).parent / "jmo-doctor"
@@ -160,3 +161,17 @@ def test_redaction_covers_the_texts_in_every_language() -> None:
     out = json.dumps(redactor.document(doc))
     assert "192.168.1.23" not in out
     assert "12345678901" not in out and "1234 5678 901" not in out
+
+
+def test_the_indonesian_report_reads_without_codes_or_english(indonesian_report: Path) -> None:
+    doc = json.loads(indonesian_report.read_text())
+    assert not english_or_codes(doc, data_of(doc))
+    # the same scan sees what the old wording showed
+    doc["probes"][2]["summary"] = "Masalah DNS: dns.servfail ×5."
+    assert english_or_codes(doc, data_of(doc))
+
+
+def test_the_english_rendering_has_no_indonesian_headings(indonesian_report: Path) -> None:
+    english = _show(indonesian_report, "--lang", "en", "--format", "markdown").stdout
+    for heading in ("Kesimpulan", "Pemeriksaan", "Penyebab", "Langkah perbaikan", "ringkasan"):
+        assert heading not in english
