@@ -1,7 +1,8 @@
 """What an Indonesian reader must not meet: finding codes or English words as prose.
 
-Evidence (the dim "Bukti: …" lines) is where codes belong, so it is left out of the scan;
-so are names the person or the config chose (targets, hosts), which are data.
+Evidence (the dim "Bukti: …" lines, the Markdown findings table with what the libraries
+said) is where codes belong, so it is left out of the scan; so are names the person or the
+config chose (targets, hosts), which are data.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ def prose_lines(doc: Mapping[str, Any]) -> Iterable[str]:
         said = "".join(part for part, style in spans if "dim" not in style)
         if said.strip():
             yield said
+    in_findings = False  # the findings table is evidence: codes, what the libraries said
     for line in markdown.render(doc).splitlines():
-        if not line.startswith(("Bukti:", "Evidence:")):
+        in_findings = line.startswith(("| kode |", "| code |")) or (in_findings and bool(line))
+        if not in_findings and not line.startswith(("Bukti:", "Evidence:")):
             yield re.sub(r"`[^`]*`", "", line)
 
 
