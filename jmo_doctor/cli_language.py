@@ -124,7 +124,8 @@ def localize(command: click.Command, path: Sequence[str]) -> click.Command:
     key = help_key(path)
     if key in known:
         command.help = say(key, lang)
-    for param in command.params:
+    # click makes --help's option once and keeps it: worded in the language of that time
+    for param in [*command.params, getattr(command, "_help_option", None)]:
         if not isinstance(param, click.Option) or not param.help:
             continue
         for option_key in (f"{key}.{param.name}", f"help.option.{param.name}"):

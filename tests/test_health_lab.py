@@ -283,7 +283,7 @@ def test_schedule_install_twice_one_line_that_runs_and_remove_leaves_the_rest(
     assert len(ours) == 1
     assert content == EXISTING + (ours[0] + "\n").encode()
     assert ours[0].startswith("*/15 * * * * ")
-    assert schedule("status").stdout.startswith("installed (crontab): */15 * * * * ")
+    assert schedule("status").stdout.startswith("terpasang (crontab): */15 * * * * ")
 
     # Run the line as cron would: its command through sh, in cron's bare environment.
     command = ours[0].split(None, 5)[5][: -len(MARKER)].replace("\\%", "%")
@@ -294,11 +294,11 @@ def test_schedule_install_twice_one_line_that_runs_and_remove_leaves_the_rest(
     [entry] = history_json(lab)["runs"]
     assert entry["status"] == "ok"
 
-    assert schedule("remove").stdout.strip() == "schedule removed from the crontab"
+    assert schedule("remove").stdout.strip() == "jadwal dihapus dari crontab"
     assert table.read_bytes() == EXISTING  # byte for byte
-    assert schedule("remove").stdout.strip() == "no jmo-doctor schedule was installed"
+    assert schedule("remove").stdout.strip() == "tidak ada jadwal jmo-doctor yang terpasang"
     assert table.read_bytes() == EXISTING
-    assert schedule("status").stdout.strip() == "no jmo-doctor schedule is installed"
+    assert schedule("status").stdout.strip() == "tidak ada jadwal jmo-doctor yang terpasang"
 
 
 # --- prom output ------------------------------------------------------------------------------

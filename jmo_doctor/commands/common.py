@@ -41,6 +41,13 @@ def resolve_lang(option: str | None, config_path: str | None = None) -> str:
     return config.load(config_path).lang
 
 
+def spoken(text: str) -> str:
+    """``text`` in the language the command line speaks, when it was said in every one."""
+    from jmo_doctor.cli_language import chosen
+
+    return i18n.pick(i18n.texts_of(text) or text, chosen())
+
+
 def say(line: str) -> None:
     """One line for the person, on stderr (warnings, what the history said)."""
     click.echo(line, err=True)
@@ -50,10 +57,8 @@ def warn(warnings: Iterable[str]) -> None:
     """Each warning on stderr, in the language the command line speaks."""
     from jmo_doctor.cli_language import chosen
 
-    lang = chosen()
     for warning in warnings:
-        message = i18n.pick(i18n.texts_of(warning) or warning, lang)
-        say(i18n.say("cli.warning", lang, message=message))
+        say(i18n.say("cli.warning", chosen(), message=spoken(warning)))
 
 
 def emit(
