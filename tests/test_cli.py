@@ -58,7 +58,7 @@ def test_bad_input_is_one_line_and_exit_3(
 def test_config_with_unknown_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "c.toml"
     path.write_text('lang = "id"\ncolour = "blue"\n')
-    assert run_cli(["run", "--config", str(path)]) == 3
+    assert run_cli(["run", "--config", str(path), "--lang", "en"]) == 3
     line = _one_error_line(capsys.readouterr().err)
     assert str(path) in line and "line 2" in line and "colour" in line
 
@@ -225,5 +225,7 @@ def test_target_written_as_a_single_table(
 ) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[target]\nhost = "x.example"\n')
-    assert run_cli(["run", "--config", str(path)]) == 3
+    assert run_cli(["run", "--config", str(path), "--lang", "en"]) == 3
     assert "must be written [[target]]" in _one_error_line(capsys.readouterr().err)
+    assert run_cli(["run", "--config", str(path)]) == 3  # Indonesian by default
+    assert "harus ditulis [[target]]" in _one_error_line(capsys.readouterr().err)
