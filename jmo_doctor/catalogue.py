@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from jmo_doctor.exitcodes import ExitStatus
-from jmo_doctor.i18n import DEFAULT_LANG, LANGUAGES, said
+from jmo_doctor.i18n import DEFAULT_LANG, LANGUAGES, said, say
 
 __all__ = [
     "PLUGIN_GROUP",
@@ -62,8 +62,6 @@ FINDING_CODE = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
 _TEXT_FIELDS = ("title", "summary", "explanation", "fix")
 _ENTRY_FIELDS = ("severity", "article_section", *LANGUAGES)
 _PLUGIN_FIELDS = (*_ENTRY_FIELDS, "codes")
-
-_STEPS_HEADING = {"id": "Langkah perbaikan:", "en": "What to do:"}
 
 
 class CatalogueError(Exception):
@@ -305,6 +303,6 @@ def text(cause_id: str, lang: str) -> CauseText:
 def render(cause_id: str, lang: str) -> str:
     """A cause as plain text: title, explanation and numbered fix steps."""
     words = text(cause_id, lang)
-    heading = _STEPS_HEADING.get(lang, _STEPS_HEADING[DEFAULT_LANG])
+    heading = say("fix", lang) + ":"
     steps = [f"  {number}. {step}" for number, step in enumerate(words.fix, start=1)]
     return "\n".join([words.title, "", words.explanation, "", heading, *steps])

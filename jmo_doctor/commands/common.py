@@ -50,7 +50,7 @@ def spoken(text: str) -> str:
 
 def say(line: str) -> None:
     """One line for the person, on stderr (warnings, what the history said)."""
-    click.echo(line, err=True)
+    click.echo(spoken(line), err=True)
 
 
 def warn(warnings: Iterable[str]) -> None:
