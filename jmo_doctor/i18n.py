@@ -68,9 +68,10 @@ def parse_words(raw: Mapping[str, object], source: str) -> dict[str, dict[str, s
 def words() -> Mapping[str, Mapping[str, str]]:
     """The engine's words, read and checked once per process."""
     import tomllib
-    from importlib import resources
+    from pathlib import Path
 
-    text = resources.files("jmo_doctor.data").joinpath(WORDS_FILE).read_text(encoding="utf-8")
+    # a plain path, not importlib.resources: every command reads this file at start-up
+    text = (Path(__file__).parent / "data" / WORDS_FILE).read_text(encoding="utf-8")
     return parse_words(tomllib.loads(text), f"jmo_doctor/data/{WORDS_FILE}")
 
 
