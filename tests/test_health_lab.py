@@ -195,11 +195,12 @@ def test_a_database_truncated_in_the_middle_is_recovered_from(lab: Lab) -> None:
 
     code, doc, stderr = check(lab, cfg)
     assert code == 0  # the report is unaffected; the history starts again
-    assert "was damaged" in stderr and "moved it aside to history.sqlite3.corrupt-" in stderr
+    # said in Indonesian, the run's language
+    assert "rusak" in stderr and "dipindahkan ke history.sqlite3.corrupt-" in stderr
     [aside] = [p for p in path.parent.glob(HISTORY_FILE + ".corrupt-*") if "-wal" not in p.name]
     assert aside.read_bytes() == damaged  # kept as it was, for inspection
     assert [r["run_id"] for r in history_json(lab)["runs"]] == [doc["run"]["id"]]
-    assert "was damaged" not in check(lab, cfg)[2]
+    assert "rusak" not in check(lab, cfg)[2]
     assert len(history_json(lab)["runs"]) == 2
 
 
@@ -476,7 +477,7 @@ def test_webhook_that_never_accepts_costs_a_warning_not_the_run(
     base, requests = receiver({"/hook/s3cr3t": [503] * 10})
     code, _doc, stderr = check(lab, config(lab), "--webhook", f"{base}/hook/s3cr3t")
     assert code == 0
-    assert "jmo-doctor: warning: webhook failed after 4 attempt(s): HTTP 503" in stderr
+    assert "jmo-doctor: peringatan: webhook gagal setelah 4 percobaan: HTTP 503" in stderr
     assert "s3cr3t" not in stderr  # the URL's token is not repeated
     assert len(requests()) == 4
 

@@ -196,12 +196,9 @@ def _check_files(path: Path) -> bool:
         except FileNotFoundError:
             continue
         if stat.S_ISLNK(mode):
-            raise _Refused(
-                f"{each} is a symbolic link; jmo-doctor does not follow links in its data "
-                "directory (remove the link)"
-            )
+            raise _Refused(said("history.symlink", path=each))
         if not stat.S_ISREG(mode):
-            raise _Refused(f"{each} is not a regular file (move it away)")
+            raise _Refused(said("history.not_regular", path=each))
         exists = exists or suffix == ""
     return exists
 
@@ -366,7 +363,9 @@ def record(
                 raise
             damage = error
     except Exception as error:  # the report matters more than its history entry
-        return RecordOutcome(False, path, f"history not saved: {_why_not(error, path, budget)}")
+        return RecordOutcome(
+            False, path, said("history.not_saved", why=_why_not(error, path, budget))
+        )
     return _start_again(path, row, keep, budget, damage)
 
 
@@ -374,37 +373,33 @@ def _start_again(
     path: Path, row: Mapping[str, Any], keep: HistoryConfig, budget: _Budget, damage: Exception
 ) -> RecordOutcome:
     """Move the damaged database aside (kept for inspection) and record in a new one."""
-    said = f"history database {path} was damaged ({damage})"
+    told = said("history.was_damaged", path=path, damage=damage)
     try:
         aside = _move_aside(path)
     except OSError as error:
-        return RecordOutcome(
-            False, path, f"{said}; history not saved: {_why_not(error, path, budget)}"
-        )
-    said += f"; moved it aside to {aside.name}"
+        why = _why_not(error, path, budget)
+        return RecordOutcome(False, path, said("history.damaged_not_saved", said=told, why=why))
+    told = said("history.moved_aside", said=told, aside=aside.name)
     try:
         _insert(path, row, keep, budget)
     except Exception as error:
-        return RecordOutcome(
-            False, path, f"{said}; history not saved: {_why_not(error, path, budget)}"
-        )
-    return RecordOutcome(True, path, f"{said} and started a new one")
+        why = _why_not(error, path, budget)
+        return RecordOutcome(False, path, said("history.damaged_not_saved", said=told, why=why))
+    return RecordOutcome(True, path, said("history.started_new", said=told))
 
 
 def _why_not(error: Exception, path: Path, budget: _Budget) -> str:
     if isinstance(error, _Refused):
-        return str(error)
+        refused: str = error.args[0]  # a Said: its words in every language
+        return refused
     if _is_late(error, budget):
-        return (
-            f"{path}: no time left in the run's deadline (the database is busy: another "
-            "jmo-doctor writing it?)"
-        )
+        return said("history.no_time", path=path)
     if isinstance(error, sqlite3.OperationalError):
         code = _error_code(error)
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(error):
-            return f"{path}: it is locked by another process"
+            return said("history.locked", path=path)
         if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
-            return f"{path}: the data directory or the database is read-only ({error})"
+            return said("history.read_only", path=path, error=error)
         return f"{path}: {error}"
     if isinstance(error, OSError):
         return f"{error.filename or path}: {error.strerror or error}"
@@ -458,7 +453,7 @@ def query(
             return HistoryRows()
         return _read(path, budget, limit, _since(since_seconds), with_reports)
     except _Refused as refused:
-        raise HistoryError(said("history.cannot_read", reason=refused)) from None
+        raise HistoryError(said("history.cannot_read", reason=refused.args[0])) from None
     except OSError as error:
         reason = error.strerror or str(error)
         raise HistoryError(said("history.cannot_read_in", home=home, reason=reason)) from None

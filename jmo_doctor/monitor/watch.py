@@ -198,7 +198,7 @@ def _record(
     # the document carries each target's role: the history reads BPJS's from it
     saved = store.record(redacted, home, settings, timeout_s=budget.left() / 2)
     if saved.message:
-        say(f"jmo-doctor: {saved.message}")
+        say(said("cli.note", message=saved.message))
     return previous
 
 
