@@ -58,7 +58,7 @@ def test_the_report_keeps_what_each_probe_said_in_both_languages(
     doc = json.loads(indonesian_report.read_text())
     probes = doc["probes"]
     with_texts = {p["id"] for p in probes if set(p.get("summary_texts", ())) == {"id", "en"}}
-    assert with_texts >= {"dns", "kpj", "store", "tcp", "http"}
+    assert with_texts >= {"system", "dns", "kpj", "store", "tcp", "http"}
     for probe in probes:
         if "summary_texts" in probe:
             assert probe["summary"] == probe["summary_texts"]["id"]
