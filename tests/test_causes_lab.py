@@ -94,6 +94,8 @@ def jmo(lab: Lab, *args: str, timeout: float = 8.0, **config: Any) -> Run:
         assert probe["status"] != "error", run.explain()
     if report["run"]["lang"] == "id":  # what the person reads: words, not codes or English
         assert not english_or_codes(report, data_of(report)), run.explain()
+    # every built-in probe keeps its summary in both languages: `report show --lang` works
+    assert all("summary_texts" in probe for probe in report["probes"]), run.explain()
     return run
 
 
