@@ -53,7 +53,9 @@ def language_of(args: Sequence[str]) -> str:
         from jmo_doctor import config
 
         path = config.find(_option_value(args, "--config"))
-        configured = config.load(str(path)).lang if path is not None else DEFAULT_LANG
+        # only a regular file: a FIFO or a device is the command's to refuse, not to wait on
+        usable = path is not None and path.is_file()
+        configured = config.load(str(path)).lang if usable else DEFAULT_LANG
     except Exception:  # a broken config is the command's to report, in the default language
         return DEFAULT_LANG
     return configured if configured in LANGUAGES else DEFAULT_LANG

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import string
+import time
 from pathlib import Path
 
 import click
@@ -11,7 +13,7 @@ import pytest
 
 from jmo_doctor import catalogue, plugins
 from jmo_doctor.cli import run_cli
-from jmo_doctor.cli_language import help_key
+from jmo_doctor.cli_language import help_key, language_of
 from jmo_doctor.commands import cli
 from jmo_doctor.i18n import WordsError, parse_words, words
 from jmo_doctor.runner import RUNNER_MESSAGES
@@ -289,3 +291,25 @@ def test_usage_and_other_errors_speak_indonesian(
     assert not problems_in(_SYNTAX.sub("", words_only)), line
     assert run_cli([*args, "--lang", "en"]) == 3
     assert capsys.readouterr().err.startswith("jmo-doctor: error: ")
+
+
+@pytest.mark.usefixtures("isolated_cli")
+def test_the_command_line_language_comes_from_lang_then_config_then_indonesian(
+    isolated_cli: Path, tmp_path: Path
+) -> None:
+    assert language_of(["run"]) == "id"
+    assert language_of(["run", "--lang", "en"]) == "en"
+    assert language_of(["run", "--lang=en"]) == "en"
+    assert language_of(["schedule", "install", "--", "--lang", "en"]) == "id"  # run's own
+    assert language_of(["run", "--lang", "xx"]) == "id"
+    _speaking("en", isolated_cli)
+    assert language_of(["history"]) == "en"
+    assert language_of(["history", "--lang", "id"]) == "id"
+    broken = tmp_path / "broken.toml"
+    broken.write_text('lang = "en"\ncolour = 1\n')  # does not load cleanly: not trusted
+    assert language_of(["run", "--config", str(broken)]) == "id"
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    assert language_of(["run", "--config", str(fifo)]) == "id"  # not waited on
+    assert time.monotonic() - started < 0.5
