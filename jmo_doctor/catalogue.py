@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from jmo_doctor.exitcodes import ExitStatus
-from jmo_doctor.i18n import DEFAULT_LANG, LANGUAGES
+from jmo_doctor.i18n import DEFAULT_LANG, LANGUAGES, said, say
 
 __all__ = [
     "PLUGIN_GROUP",
@@ -62,8 +62,6 @@ FINDING_CODE = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
 _TEXT_FIELDS = ("title", "summary", "explanation", "fix")
 _ENTRY_FIELDS = ("severity", "article_section", *LANGUAGES)
 _PLUGIN_FIELDS = (*_ENTRY_FIELDS, "codes")
-
-_STEPS_HEADING = {"id": "Langkah perbaikan:", "en": "What to do:"}
 
 
 class CatalogueError(Exception):
@@ -232,17 +230,14 @@ def _read_plugin(entry_point: EntryPoint) -> Mapping[str, CatalogueEntry]:
 
 
 def _plugin_label(entry_point: EntryPoint) -> str:
-    return f"cause plug-in '{entry_point.name}' ({_describe(entry_point)})"
+    return said("plugin.cause_label", name=entry_point.name, source=_describe(entry_point))
 
 
 def _failure(entry_point: EntryPoint, error: Exception) -> str:
     reason = str(error).splitlines()[0] if str(error) else type(error).__name__
     if not isinstance(error, CatalogueError):
         reason = f"{type(error).__name__}: {reason}"
-    return (
-        f"{_plugin_label(entry_point)} failed to load: {reason} — the run goes on without "
-        "its causes; update or remove it (pip uninstall)"
-    )
+    return said("plugin.causes_failed", label=_plugin_label(entry_point), error=reason)
 
 
 def load_plugins(found: Iterable[EntryPoint]) -> PluginCauses:
@@ -262,7 +257,7 @@ def load_plugins(found: Iterable[EntryPoint]) -> PluginCauses:
             if holder is not None:
                 owner = holder.source or "jmo-doctor"
                 warnings.append(
-                    f"{label}: cause id '{cause_id}' is already taken by {owner}; ignored"
+                    said("plugin.cause_id_taken", label=label, cause_id=cause_id, owner=owner)
                 )
                 continue
             taken[cause_id] = added[cause_id] = replace(item, source=label)
@@ -308,6 +303,6 @@ def text(cause_id: str, lang: str) -> CauseText:
 def render(cause_id: str, lang: str) -> str:
     """A cause as plain text: title, explanation and numbered fix steps."""
     words = text(cause_id, lang)
-    heading = _STEPS_HEADING.get(lang, _STEPS_HEADING[DEFAULT_LANG])
+    heading = say("fix", lang) + ":"
     steps = [f"  {number}. {step}" for number, step in enumerate(words.fix, start=1)]
     return "\n".join([words.title, "", words.explanation, "", heading, *steps])

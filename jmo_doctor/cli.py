@@ -26,10 +26,24 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def run_cli(args: list[str]) -> int:
+    from jmo_doctor.cli_language import language_of, speak, unspeak
+
+    lang = language_of(args)
+    speak(lang)  # before the command table: click words some help when it is built
+    try:
+        return _run_click(args, lang)
+    finally:
+        unspeak()
+
+
+def _run_click(args: list[str], lang: str) -> int:
     import click
 
+    from jmo_doctor.cli_language import localize
     from jmo_doctor.commands import cli
+    from jmo_doctor.i18n import pick, say, texts_of
 
+    localize(cli, ())
     try:
         result = cli.main(args=args, prog_name="jmo-doctor", standalone_mode=False)
     except click.exceptions.Exit as done:
@@ -41,12 +55,13 @@ def run_cli(args: list[str]) -> int:
     except click.ClickException as error:  # usage errors included: exit 3, not click's 2
         hint = ""
         if isinstance(error, click.UsageError) and error.ctx is not None:
-            hint = f" (see: {error.ctx.command_path} --help)"
-        return _fail(args, f"{error.format_message()}{hint}")
+            hint = " " + say("cli.see_help", lang, command=error.ctx.command_path)
+        return _fail(args, lang, f"{error.format_message()}{hint}")
     except UserError as error:  # config, report file, lock, history, schedule errors
-        return _fail(args, str(error), report_written=error.report_written)
+        said = pick(texts_of(error.args[0]) or str(error), lang) if error.args else str(error)
+        return _fail(args, lang, said, report_written=error.report_written)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        return _fail(args, "interrupted")
+        return _fail(args, lang, say("cli.interrupted", lang))
     except BrokenPipeError:
         # the reader went away (e.g. `| head`); silence the flush at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -55,19 +70,17 @@ def run_cli(args: list[str]) -> int:
     except Exception as error:  # the last line of defence: a clear line, not a traceback
         if os.environ.get("JMO_DOCTOR_DEBUG"):
             raise
-        return _fail(
-            args,
-            f"internal error: {type(error).__name__}: {error} — please report it "
-            "(set JMO_DOCTOR_DEBUG=1 for the traceback)",
-        )
+        said = say("cli.internal_error", lang, error=f"{type(error).__name__}: {error}")
+        return _fail(args, lang, said)
     return int(result) if isinstance(result, int) else ExitStatus.OK
 
 
-def _fail(args: Sequence[str], message: str, *, report_written: bool = False) -> int:
+def _fail(args: Sequence[str], lang: str, message: str, *, report_written: bool = False) -> int:
     """Exit 3: one error line; a monitor's format still says UNKNOWN (SPEC §3)."""
+    from jmo_doctor.i18n import say
     from jmo_doctor.safetext import printable  # arguments and file contents are echoed
 
-    print(f"jmo-doctor: error: {printable(message)}", file=sys.stderr)
+    print(say("cli.error", lang, message=printable(message)), file=sys.stderr)
     if not report_written:
         from jmo_doctor.report import unknown
 

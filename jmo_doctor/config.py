@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jmo_doctor.errors import UserError
-from jmo_doctor.i18n import LANGUAGES
+from jmo_doctor.i18n import LANGUAGES, Said, said, say
 from jmo_doctor.safetext import one_line
 
 #: A config with the maximum 256 targets is about 60 KB. Reading stops one byte past this,
@@ -147,7 +147,8 @@ def _shown(number: float) -> str:
 
 def _one_of(*choices: str) -> Check:
     def check(value: Any) -> str | None:
-        return None if value in choices else "must be one of " + ", ".join(map(repr, choices))
+        shown = ", ".join(map(repr, choices))
+        return None if value in choices else said("config.one_of", choices=shown)
 
     return check
 
@@ -156,9 +157,9 @@ def _at_least(low: float, *, strictly: bool = False, high: float | None = None) 
     def check(value: Any) -> str | None:
         # written as `not >=` so that nan, for which every comparison is false, fails too
         if not value >= low or (strictly and value == low):
-            return f"must be {'greater than' if strictly else 'at least'} {_shown(low)}"
+            return said("config.greater_than" if strictly else "config.at_least", low=_shown(low))
         if high is not None and not value <= high:
-            return f"must be at most {_shown(high)}"
+            return said("config.at_most", high=_shown(high))
         return None
 
     return check
@@ -174,9 +175,9 @@ def _host(value: Any) -> str | None:
         return None
     except ValueError:
         pass
-    bad = "is not a valid host name or IP address"
+    bad = said("config.bad_host")
     if ":" in value:
-        return bad + " (give the port as 'port', not in the host)"
+        return said("config.bad_host_port")
     name = value[:-1] if value.endswith(".") else value  # the root dot is allowed
     try:
         ascii_name = name.encode("idna").decode("ascii")
@@ -199,38 +200,37 @@ _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f]")
 def _url(*schemes: str) -> Check:
     def check(value: Any) -> str | None:
         if _URL_UNSAFE.search(value):
-            return "must not contain spaces or control characters (write a space as %20)"
+            return said("config.url_unsafe")
         try:
             parts = urlsplit(value)
             port = parts.port  # raises on a port that is not a number or over 65535
         except ValueError as error:
-            return f"is not a valid URL ({error})"
+            return said("config.bad_url", error=error)
         if parts.scheme not in schemes or not parts.hostname:
-            return "must be a URL starting with " + " or ".join(f"{s}://" for s in schemes)
+            starts = [f"{s}://" for s in schemes]
+            listed = {lang: say("config.or", lang).join(starts) for lang in LANGUAGES}
+            return said("config.url_scheme", schemes=listed)
         if port == 0:
-            return "has port 0: a port is 1-65535"
+            return said("config.port_zero")
         if problem := _host(parts.hostname):
-            return f"has a host {parts.hostname!r} that {problem}"
+            return said("config.url_host", host=parts.hostname, problem=problem)
         return None
 
     return check
 
 
 def _name(value: Any) -> str | None:
-    return (
-        None
-        if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", value)
-        else ("must be 1-63 letters, digits, '.', '_' or '-'")
-    )
+    return None if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", value) else said("config.name")
 
 
 def _pattern(pattern: str, meaning: str, *, empty: bool = False) -> Check:
+    """``meaning``: the words key of what the value must be (``config.meaning.…``)."""
     compiled = re.compile(pattern)
 
     def check(value: Any) -> str | None:
         if (empty and value == "") or compiled.fullmatch(value):
             return None
-        return f"must be {meaning}"
+        return said("config.must_be", meaning=said(meaning))
 
     return check
 
@@ -258,7 +258,7 @@ def _resolver(value: Any) -> str | None:
     try:
         parse_resolver(value)
     except ValueError:
-        return 'is not an IP address with an optional port (e.g. "1.1.1.1" or "[::1]:5353")'
+        return said("config.bad_resolver")
     return None
 
 
@@ -269,13 +269,13 @@ def _existing_file(value: Any) -> str | None:
         if Path(value).expanduser().is_file():
             return None
     except OSError as error:  # e.g. a name too long for the file system
-        return f"cannot be used ({error.strerror or error})"
-    return "names a file that does not exist"
+        return said("config.file_unusable", reason=error.strerror or str(error))
+    return said("config.no_such_file")
 
 
 def _download_url(value: Any) -> str | None:
     problem = _url("http", "https")(value)
-    return problem or (None if "{bytes}" in value else "must contain {bytes}")
+    return problem or (None if "{bytes}" in value else said("config.needs_bytes"))
 
 
 # --- the schema: section → key → (type, check) ----------------------------------------
@@ -331,41 +331,37 @@ SECTIONS: dict[str, dict[str, Key]] = {
             str,
             _pattern(
                 r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+",
-                'an Android package name such as "com.bpjstku"',
+                "config.meaning.android_package",
                 empty=True,
             ),
         ),
         "ios_app_id": Key(
             str,
-            _pattern(r"[0-9]{1,20}", 'the App Store id, digits only ("1444834757")', empty=True),
+            _pattern(r"[0-9]{1,20}", "config.meaning.app_store_id", empty=True),
         ),
         "play_store_url": Key(str, _url("http", "https")),
         "app_store_lookup_url": Key(str, _url("http", "https")),
-        "country": Key(
-            str, _pattern(r"[A-Za-z]{2}", 'a two-letter country code such as "id"', empty=True)
-        ),
+        "country": Key(str, _pattern(r"[A-Za-z]{2}", "config.meaning.country", empty=True)),
         # as Android reports a versionName: no spaces, at most 64 characters
-        "installed_version": Key(
-            str, _pattern(r"\S{1,64}", 'a version without spaces such as "3.1.0"', empty=True)
-        ),
+        "installed_version": Key(str, _pattern(r"\S{1,64}", "config.meaning.version", empty=True)),
     },
     "history": {
         "retention_days": Key(int, _at_least(1, high=36500)),
         "max_runs": Key(int, _at_least(1, high=10_000_000)),
     },
 }
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list of strings"}
+_TYPE_NAMES: dict[type, str] = {k: f"config.type.{k.__name__}" for k in (str, int, float, list)}
 
 
 def _basic_problem(value: Any) -> str | None:
     """What every number and string must satisfy, whatever its key."""
     if isinstance(value, float) and not math.isfinite(value):
-        return "must be a finite number"
+        return said("config.not_finite")
     if isinstance(value, str):
         if len(value) > MAX_STRING:
-            return f"is longer than {MAX_STRING} characters"
+            return said("config.too_long", limit=MAX_STRING)
         if one_line(value) != value:
-            return "contains a control character (a line break, tab, escape or similar)"
+            return said("config.control_character")
     return None
 
 
@@ -378,10 +374,12 @@ def _setting_name(section: str, key: str, index: int, problem: str) -> str:
     if section == "target" and not key and "[[target]]" in problem:
         return "[target]"
     if section == "target":
-        return f"[[target]] #{index + 1} key '{key}'" if key else f"[[target]] #{index + 1}"
+        return (
+            said("config.target_key", n=index + 1, key=key) if key else f"[[target]] #{index + 1}"
+        )
     if section:
-        return f"[{section}] key '{key}'" if key else f"[{section}]"
-    return f"key '{key}'"
+        return said("config.section_key", section=section, key=key) if key else f"[{section}]"
+    return said("config.key", key=key)
 
 
 class _Locator:
@@ -441,16 +439,17 @@ class _Loader:
         self, section: str, key: str, problem: str, index: int = 0, *, name: str | None = None
     ) -> ConfigError:
         line = self.locator.line(section, key, index)
-        where = f"{self.source}" + (f", line {line}" if line else "")
+        where = said("config.at", source=self.source, line=line) if line else self.source
         name = name or _setting_name(section, key, index, problem)
+        said_all = said("config.problem", where=where, name=name, problem=problem)
         # one line whatever the file holds: keys and paths may carry control characters
-        return ConfigError(one_line(f"{where}: {name} {problem}"))
+        return ConfigError(Said({lang: one_line(t) for lang, t in said_all.texts.items()}, "en"))
 
     def table(
         self, raw: Any, keys: Mapping[str, Key], section: str, index: int = 0
     ) -> dict[str, Any]:
         if not isinstance(raw, dict):
-            raise self.fail(section, "", "must be a table", index)
+            raise self.fail(section, "", said("config.not_a_table"), index)
         clean: dict[str, Any] = {}
         for key, value in raw.items():
             spec = keys.get(key)
@@ -467,49 +466,53 @@ class _Loader:
         )
         if not section and is_table:  # `[foo]`: say it is the section that is unknown
             known = ", ".join(sorted([*SECTIONS, "target"]))
-            problem = f"is not a known section (known: {known})"
+            problem = said("config.unknown_section", known=known)
             return self.fail("", key, problem, name=f"[{key}]")
         known = ", ".join(sorted(keys))
-        return self.fail(section, key, f"is not a known setting (known: {known})", index)
+        return self.fail(section, key, said("config.unknown_setting", known=known), index)
 
     def value(self, value: Any, spec: Key, section: str, key: str, index: int) -> Any:
         if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value) if abs(value) < 1 << 1000 else math.inf  # float() would raise
         if not isinstance(value, spec.kind) or isinstance(value, bool):
             got = type(value).__name__
-            raise self.fail(section, key, f"must be {_TYPE_NAMES[spec.kind]}, not {got}", index)
+            wrong = said("config.wrong_type", kind=said(_TYPE_NAMES[spec.kind]), got=got)
+            raise self.fail(section, key, wrong, index)
         if isinstance(value, list):
             return self.items(value, spec, section, key, index)
         if problem := _basic_problem(value) or (spec.check and spec.check(value)):
-            raise self.fail(section, key, f"= {_shown_value(value)} {problem}", index)
+            shown = said("config.value_problem", value=_shown_value(value), problem=problem)
+            raise self.fail(section, key, shown, index)
         return value
 
     def items(
         self, value: list[Any], spec: Key, section: str, key: str, index: int
     ) -> tuple[str, ...]:
         if spec.max_items is not None and len(value) > spec.max_items:
-            many = f"has {len(value)} entries; at most {spec.max_items} fit in one run"
+            many = said("config.too_many_entries", count=len(value), limit=spec.max_items)
             raise self.fail(section, key, many, index)
         for item in value:
             if not isinstance(item, str):
-                raise self.fail(section, key, "must be a list of strings", index)
+                strings = said("config.must_be", meaning=said("config.type.list"))
+                raise self.fail(section, key, strings, index)
             if problem := _basic_problem(item) or (spec.item_check and spec.item_check(item)):
-                raise self.fail(section, key, f"entry {_shown_value(item)} {problem}", index)
+                entry = said("config.entry_problem", value=_shown_value(item), problem=problem)
+                raise self.fail(section, key, entry, index)
         return tuple(value)
 
     def targets(self, raw: Any) -> tuple[Target, ...]:
         if isinstance(raw, dict):  # `[target]` written for `[[target]]`
-            raise self.fail("target", "", "must be written [[target]] (one table per host)")
+            raise self.fail("target", "", said("config.target_single"))
         if not isinstance(raw, list) or not raw:
-            raise self.fail("target", "", "must be one or more [[target]] tables")
+            raise self.fail("target", "", said("config.target_none"))
         if len(raw) > MAX_TARGETS:  # checked first: thousands must not even be validated
-            problem = f"is one too many: at most {MAX_TARGETS} targets fit in one run"
+            problem = said("config.target_too_many", limit=MAX_TARGETS)
             raise self.fail("target", "", problem, MAX_TARGETS)
         targets: list[Target] = []
         for index, entry in enumerate(raw):
             fields = self.table(entry, TARGET_KEYS, "target", index)
             if "host" not in fields:
-                raise self.fail("target", "", "needs a 'host'", index)
+                raise self.fail("target", "", said("config.target_no_host"), index)
             host, port = fields["host"], fields.get("port", 443)
             shown_host = f"[{host}]" if ":" in host else host
             default_url = (
@@ -523,7 +526,8 @@ class _Loader:
                 role=fields.get("role", "bpjs"),
             )
             if any(t.name == target.name for t in targets):
-                raise self.fail("target", "name", f"{target.name!r} is used twice", index)
+                twice = said("config.name_twice", name=target.name)
+                raise self.fail("target", "name", twice, index)
             targets.append(target)
         return tuple(targets)
 
@@ -539,9 +543,9 @@ def parse(text: str, source: str) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{source}: not valid TOML: {error}") from None
+        raise ConfigError(said("config.bad_toml", source=source, error=error)) from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
-        raise ConfigError(f"{source}: not valid TOML: arrays or tables nested too deep") from None
+        raise ConfigError(said("config.toml_too_deep", source=source)) from None
     loader = _Loader(source, text)
     merged = _defaults()
     top = {k: v for k, v in raw.items() if k not in SECTIONS and k != "target"}
@@ -604,7 +608,9 @@ def check_timeout(value: float, option: str = "--timeout") -> float:
     """
     number = float(value)
     if problem := _basic_problem(number) or _TIMEOUT(number):
-        raise UserError(f"{option} {_shown(number)}: the deadline in seconds {problem}")
+        raise UserError(
+            said("config.timeout_option", option=option, value=_shown(number), problem=problem)
+        )
     return number
 
 
@@ -619,12 +625,13 @@ def read_capped(path: Path) -> bytes:
     try:
         fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise ConfigError(said("config.not_found", path=path)) from None
     except OSError as error:
-        raise ConfigError(f"{path}: cannot read config ({error.strerror or error})") from None
+        reason = error.strerror or str(error)
+        raise ConfigError(said("config.unreadable", path=path, reason=reason)) from None
     try:
         if stat.S_ISDIR(os.fstat(fd).st_mode):
-            raise ConfigError(f"{path}: is a directory; --config takes a TOML file")
+            raise ConfigError(said("config.directory", path=path))
         return _read_fd(fd, path)
     finally:
         os.close(fd)
@@ -637,24 +644,19 @@ def _read_fd(fd: int, path: Path) -> bytes:
     while size <= MAX_CONFIG_BYTES:
         # wait before reading: a FIFO whose writer has not come yet reads as an empty file
         if not _readable(fd, deadline - time.monotonic()):
-            raise ConfigError(
-                f"{path}: the config did not arrive within {READ_TIMEOUT_S:g} s "
-                "(a pipe or terminal with nothing to read?)"
-            )
+            raise ConfigError(said("config.no_data", path=path, seconds=f"{READ_TIMEOUT_S:g}"))
         try:
             chunk = os.read(fd, MAX_CONFIG_BYTES + 1 - size)
         except BlockingIOError:
             continue
         except OSError as error:
-            raise ConfigError(f"{path}: cannot read config ({error.strerror or error})") from None
+            reason = error.strerror or str(error)
+            raise ConfigError(said("config.unreadable", path=path, reason=reason)) from None
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
         size += len(chunk)
-    raise ConfigError(
-        f"{path}: larger than {MAX_CONFIG_BYTES // (1 << 20)} MiB; a config file is a few "
-        "kilobytes (is this the right file?)"
-    )
+    raise ConfigError(said("config.too_big", path=path, mib=MAX_CONFIG_BYTES // (1 << 20)))
 
 
 def _readable(fd: int, seconds: float) -> bool:
@@ -673,4 +675,4 @@ def _decode(data: bytes, path: Path) -> str:
         return data.decode("utf-8-sig")  # the BOM some Windows editors write is accepted
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise ConfigError(f"{path}, line {line}: not UTF-8 text (save the file as UTF-8)") from None
+        raise ConfigError(said("config.not_utf8", path=path, line=line)) from None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from jmo_doctor.api import Finding, Messages, RunOptions
 from jmo_doctor.config import Config, Target
-from jmo_doctor.i18n import fill, pick
+from jmo_doctor.i18n import LANGUAGES, Said, fill, in_language, pick
 from jmo_doctor.threads import to_daemon_thread
 
 if TYPE_CHECKING:
@@ -94,9 +94,15 @@ def make_finding(
 ) -> Finding:
     """A finding whose message is ``messages[code]`` in ``lang``, filled from target and data."""
     template = messages.get(code)
-    values = {"target": target or "", **data}
-    message = fill(pick(template, lang), values) if template else code
-    return Finding(code=code, message=message, target=target, data=data)
+    if not template:
+        return Finding(code=code, message=code, target=target, data=data)
+    # every language is filled, so a saved report can be shown in the other one
+    texts = {
+        # a value given in every language (a reason in words) is filled in as the choice's
+        choice: fill(pick(template, choice), in_language({"target": target or "", **data}, choice))
+        for choice in (*LANGUAGES, lang)
+    }
+    return Finding(code=code, message=Said(texts, lang), target=target, data=data)
 
 
 class ProbeRunContext:
@@ -127,7 +133,7 @@ class ProbeRunContext:
         return self._shared.remaining()
 
     def text(self, *, id: str, en: str) -> str:
-        return en if self.lang == "en" else id
+        return Said({"id": id, "en": en}, self.lang)
 
     def finding(self, code: str, target: str | None = None, **data: Any) -> Finding:
         return make_finding(self._messages, self.lang, code, target, **data)

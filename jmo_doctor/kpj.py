@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
+from jmo_doctor.i18n import say
 from jmo_doctor.safetext import one_line
 
 __all__ = ["KPJ_LENGTH", "KpjVerdict", "Reason", "check_kpj", "mask_kpj", "verdict_message"]
@@ -102,41 +103,12 @@ def _shown(ch: str) -> str:
 
 def verdict_message(verdict: KpjVerdict, lang: str = "id") -> str:
     """One sentence for a person: the verdict and, when invalid, exactly why."""
-    en = lang == "en"
     if verdict.reason is None:
-        if en:
-            return (
-                f"KPJ number {verdict.masked} has the right form (11 digits). Whether it is "
-                "linked to your JMO account can only be checked in the app."
-            )
-        return (
-            f"Nomor KPJ {verdict.masked} formatnya benar (11 digit angka). Apakah sudah "
-            "terhubung ke akun JMO hanya bisa dicek di aplikasi."
-        )
+        return say("kpj.check.valid", lang, masked=verdict.masked)
     if verdict.reason == "empty":
-        if en:
-            return "The KPJ number is empty: enter the 11 digits printed on the membership card."
-        return "Nomor KPJ kosong: masukkan 11 digit angka yang tertera di kartu peserta."
+        return say("kpj.check.empty", lang)
     if verdict.reason == "non_digit":
-        chars = _non_digits(verdict)
-        if en:
-            return (
-                f"A KPJ number is 11 digits; the one given ({verdict.masked}) contains "
-                f"characters that are not digits: {chars}. Type only the numbers on the card."
-            )
-        return (
-            f"Nomor KPJ harus 11 digit angka; yang dimasukkan ({verdict.masked}) berisi "
-            f"karakter bukan angka: {chars}. Ketik hanya angka yang tertera di kartu."
-        )
+        return say("kpj.check.non_digit", lang, masked=verdict.masked, chars=_non_digits(verdict))
     missing = KPJ_LENGTH - verdict.length
-    if en:
-        off = f"{missing} too few" if missing > 0 else f"{-missing} too many"
-        return (
-            f"A KPJ number is 11 digits; the one given ({verdict.masked}) has "
-            f"{verdict.length} ({off}). Check it against the membership card."
-        )
-    off = f"kurang {missing}" if missing > 0 else f"kelebihan {-missing}"
-    return (
-        f"Nomor KPJ harus 11 digit angka; yang dimasukkan ({verdict.masked}) berisi "
-        f"{verdict.length} digit ({off}). Cocokkan dengan kartu peserta."
-    )
+    key = "kpj.check.too_few" if missing > 0 else "kpj.check.too_many"
+    return say(key, lang, masked=verdict.masked, length=verdict.length, off=abs(missing))

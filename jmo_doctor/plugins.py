@@ -15,6 +15,7 @@ from typing import cast
 
 from jmo_doctor import catalogue
 from jmo_doctor.api import ENTRY_POINT_GROUP, LocalText, Messages, Probe
+from jmo_doctor.i18n import said
 
 #: The distribution the built-in probes ship in. A probe is built-in when this distribution
 #: registers it, whatever its module is called: another one may have a ``probes`` package.
@@ -82,15 +83,14 @@ def discover() -> Discovery:
             loaded = _load(entry)
         except Exception as error:  # a broken plug-in must never stop the run
             reason = str(error).splitlines()[0] if str(error) else ""
+            what = f"{type(error).__name__}{': ' + reason if reason else ''}"
             found.warnings.append(
-                f"probe plug-in '{entry.name}' ({_describe(entry)}) failed to load: "
-                f"{type(error).__name__}{': ' + reason if reason else ''}"
-                f" — the run goes on without it; reinstall or remove it (pip uninstall)"
+                said("plugin.probe_failed", name=entry.name, source=_describe(entry), error=what)
             )
             continue
         if any(p.id == loaded.id for p in found.probes):
             found.warnings.append(
-                f"probe id '{loaded.id}' from {loaded.source} is already taken; ignored"
+                said("plugin.probe_id_taken", probe_id=loaded.id, source=loaded.source)
             )
             continue
         found.probes.append(loaded)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 from jmo_doctor.api import ProbeResult, Status
 from jmo_doctor.context import ProbeRunContext, RunShared, make_finding
+from jmo_doctor.i18n import words
 from jmo_doctor.plugins import LoadedProbe
 from jmo_doctor.threads import EXECUTOR
 
@@ -27,23 +28,10 @@ CANCEL_MARGIN_S = 0.25
 #: The calling thread stops waiting this long after the deadline, whatever happens.
 HARD_STOP_GRACE_S = 0.5
 
+#: The findings the runner itself makes; their words are in the words catalogue.
 _MESSAGES = {
-    "probe.timeout": {
-        "id": "Probe '{probe}' tidak selesai dalam {seconds:.1f} detik.",
-        "en": "Probe '{probe}' did not finish within {seconds:.1f} s.",
-    },
-    "probe.crashed": {
-        "id": "Probe '{probe}' gagal karena kesalahan internal: {error}",
-        "en": "Probe '{probe}' failed with an internal error: {error}",
-    },
-    "probe.interrupted": {
-        "id": "Probe '{probe}' dihentikan sebelum selesai.",
-        "en": "Probe '{probe}' was stopped before it finished.",
-    },
-    "probe.skipped": {
-        "id": "Dilewati ({reason}).",
-        "en": "Skipped ({reason}).",
-    },
+    code: words()[code]
+    for code in ("probe.timeout", "probe.crashed", "probe.interrupted", "probe.skipped")
 }
 RUNNER_MESSAGES = _MESSAGES
 

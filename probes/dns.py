@@ -37,10 +37,10 @@ from probes._common import fingerprints
 from probes._common.net import (
     Lookup,
     budget,
-    code_counts,
     family_of,
     is_ip,
     ms_since,
+    problem_list,
     query_server,
     trusted_lookup,
     trusted_resolvers,
@@ -100,6 +100,19 @@ def _who(ctx: ProbeContext, resolver: str) -> str:
     if resolver == SYSTEM:
         return ctx.text(id="DNS perangkat", en="The device's DNS resolver")
     return ctx.text(id=f"Resolver {resolver}", en=f"Resolver {resolver}")
+
+
+#: Each finding's short name, for the summary line (the code is the evidence).
+PROBLEM_NAMES: Messages = {
+    "dns.timeout": {"id": "DNS tidak menjawab tepat waktu", "en": "DNS gave no answer in time"},
+    "dns.nxdomain": {"id": "nama tidak ditemukan (NXDOMAIN)", "en": "name not found (NXDOMAIN)"},
+    "dns.servfail": {
+        "id": "server DNS menjawab gagal (SERVFAIL)",
+        "en": "DNS server answered failure (SERVFAIL)",
+    },
+    "dns.tampered": {"id": "jawaban DNS dibelokkan", "en": "DNS answer diverted"},
+    "dns.slow": {"id": "DNS lambat", "en": "slow DNS"},
+}
 
 
 class DnsProbe(BaseProbe):
@@ -408,5 +421,5 @@ def _summary(
             id=f"{count} nama terjawab konsisten; resolver sistem median {median:.0f} ms.",
             en=f"{count} names resolve consistently; system resolver median {median:.0f} ms.",
         )
-    listed = code_counts(findings)
-    return ctx.text(id=f"Masalah DNS: {listed}.", en=f"DNS problems: {listed}.")
+    listed = problem_list(findings, PROBLEM_NAMES)
+    return ctx.text(id=f"Masalah DNS: {listed['id']}.", en=f"DNS problems: {listed['en']}.")

@@ -27,7 +27,7 @@ from jmo_doctor.api import (
 )
 from probes._common import fingerprints
 from probes._common.http import Fetch, fetch, shared_fetch
-from probes._common.net import budget, code_counts
+from probes._common.net import budget, problem_list
 from probes._common.small_segments import small_segments_fetch
 
 PORTAL_TARGET = "captive_portal"
@@ -47,6 +47,28 @@ SMALL_MSS = 536
 MTU_CONFIRM_S = 6.0
 #: Phases a request can stall in after its TCP handshake: where full-size packets flow.
 _STALL_PHASES = frozenset({"tls", "first_byte", "body"})
+
+
+#: Each finding's short name, for the summary line (the code is the evidence).
+PROBLEM_NAMES: Messages = {
+    "http.status": {"id": "galat HTTP dari server", "en": "HTTP error from the server"},
+    "http.timeout": {
+        "id": "jawaban HTTP tidak lengkap tepat waktu",
+        "en": "no complete HTTP answer in time",
+    },
+    "http.error": {"id": "koneksi HTTP terputus", "en": "HTTP connection broken"},
+    "http.proxy_failed": {"id": "proxy perangkat gagal", "en": "the device's proxy failed"},
+    "http.captive_portal": {
+        "id": "portal Wi-Fi meminta login",
+        "en": "Wi-Fi portal asks for a login",
+    },
+    "http.slow": {"id": "server BPJS lambat menjawab", "en": "BPJS server slow to answer"},
+    "http.block_page": {"id": "halaman blokir", "en": "block page"},
+    "path.mtu_blackhole": {
+        "id": "paket besar hilang di jalan (MTU)",
+        "en": "full-size packets lost on the way (MTU)",
+    },
+}
 
 
 class HttpProbe(BaseProbe):
@@ -292,8 +314,8 @@ def _slow(ctx: ProbeContext, item: Fetch, reference_ms: float | None) -> list[Fi
 def _summary(ctx: ProbeContext, fetches: Sequence[Fetch], findings: Sequence[Finding]) -> str:
     answered = sum(1 for f in fetches if f.status is not None and not f.error)
     if findings:
-        listed = code_counts(findings)
-        return ctx.text(id=f"Masalah HTTP: {listed}.", en=f"HTTP problems: {listed}.")
+        listed = problem_list(findings, PROBLEM_NAMES)
+        return ctx.text(id=f"Masalah HTTP: {listed['id']}.", en=f"HTTP problems: {listed['en']}.")
     if not answered:
         return ctx.text(
             id="Tidak ada URL yang menjawab (lihat DNS/TCP).",

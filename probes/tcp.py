@@ -42,9 +42,9 @@ from jmo_doctor.api import (
 from probes._common.net import (
     addresses_for,
     budget,
-    code_counts,
     family_name,
     first_per_family,
+    problem_list,
 )
 from probes._common.tcp import RETRANSMIT_GAP_MS, Sample, attempt
 
@@ -147,6 +147,17 @@ def stats(series: Series) -> dict[str, float]:
         "jitter_ms": round(jitter(rtts), 3),
         **measured,
     }
+
+
+#: Each finding's short name, for the summary line (the code is the evidence).
+PROBLEM_NAMES: Messages = {
+    "tcp.refused": {"id": "koneksi ditolak", "en": "connection refused"},
+    "tcp.timeout": {"id": "koneksi TCP waktu habis", "en": "TCP connection timed out"},
+    "tcp.ipv6_broken": {"id": "IPv6 gagal, IPv4 berfungsi", "en": "IPv6 fails, IPv4 works"},
+    "latency.high": {"id": "latensi tinggi", "en": "high latency"},
+    "latency.jitter": {"id": "latensi tidak stabil", "en": "unstable latency"},
+    "latency.loss": {"id": "percobaan koneksi hilang", "en": "connection attempts lost"},
+}
 
 
 class TcpProbe(BaseProbe):
@@ -316,11 +327,15 @@ def _summary(ctx: ProbeContext, all_series: Sequence[Series], findings: Sequence
     reached = sorted({s.target.name for s in all_series if s.rtts})
     total = len({s.target.name for s in all_series})
     medians = [statistics.median(s.rtts) for s in all_series if s.rtts]
-    worst = max(medians, default=0.0)
-    base = ctx.text(
-        id=f"{len(reached)}/{total} target terjangkau, median RTT terburuk {worst:.0f} ms",
-        en=f"{len(reached)}/{total} targets reachable, worst median RTT {worst:.0f} ms",
-    )
-    if not findings:
-        return base + "."
-    return f"{base}; {code_counts(findings)}."
+    said = {
+        "id": f"{len(reached)}/{total} target terjangkau",
+        "en": f"{len(reached)}/{total} targets reachable",
+    }
+    if medians:  # with nothing reached there is no round trip to speak of
+        worst = max(medians)
+        said["id"] += f", median RTT terburuk {worst:.0f} ms"
+        said["en"] += f", worst median RTT {worst:.0f} ms"
+    if findings:
+        listed = problem_list(findings, PROBLEM_NAMES)
+        said = {lang: f"{text}; {listed[lang]}" for lang, text in said.items()}
+    return ctx.text(id=said["id"] + ".", en=said["en"] + ".")

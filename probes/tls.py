@@ -23,11 +23,29 @@ from jmo_doctor.api import (
     Status,
     Target,
 )
-from probes._common.net import addresses_for, budget, code_counts, first_per_family
+from probes._common.errors import in_words
+from probes._common.net import addresses_for, budget, first_per_family, problem_list
 from probes._common.tls import CertInfo, Handshake, handshake
 
 EXPIRING_DAYS = 14.0
 HANDSHAKE_TIMEOUT_S = 6.0
+
+
+#: Each finding's short name, for the summary line (the code is the evidence).
+PROBLEM_NAMES: Messages = {
+    "tls.expired": {"id": "sertifikat kedaluwarsa", "en": "certificate expired"},
+    "tls.not_yet_valid": {"id": "sertifikat belum berlaku", "en": "certificate not yet valid"},
+    "tls.hostname_mismatch": {
+        "id": "sertifikat untuk nama lain",
+        "en": "certificate for another name",
+    },
+    "tls.untrusted": {
+        "id": "penerbit sertifikat tidak dipercaya",
+        "en": "untrusted certificate issuer",
+    },
+    "tls.handshake_failed": {"id": "jabat tangan TLS gagal", "en": "TLS handshake failed"},
+    "tls.expiring": {"id": "sertifikat segera kedaluwarsa", "en": "certificate expiring soon"},
+}
 
 
 class TlsProbe(BaseProbe):
@@ -60,8 +78,8 @@ class TlsProbe(BaseProbe):
             "An antivirus, office proxy or Wi-Fi portal may be in the middle.",
         },
         "tls.handshake_failed": {
-            "id": "Jabat tangan TLS dengan {target} gagal: {error}.",
-            "en": "The TLS handshake with {target} failed: {error}.",
+            "id": "Jabat tangan TLS dengan {target} gagal: {error_words}.",
+            "en": "The TLS handshake with {target} failed: {error_words}.",
         },
         "tls.expiring": {
             "id": "Sertifikat {target} akan kedaluwarsa dalam {days_left:.0f} hari.",
@@ -136,7 +154,10 @@ async def _check(ctx: ProbeContext, target: Target) -> tuple[list[Finding], dict
             return [ctx.finding("tls.expiring", name, days_left=cert.days_left)], detail
         return [], detail
     if result.stage == "handshake":
-        return [ctx.finding("tls.handshake_failed", name, error=result.error)], detail
+        said = in_words(result.error)
+        return [
+            ctx.finding("tls.handshake_failed", name, error=result.error, error_words=said)
+        ], detail
     # verification failed: look at what was presented, without verifying it
     seen = await handshake(
         ctx,
@@ -159,7 +180,14 @@ async def _check(ctx: ProbeContext, target: Target) -> tuple[list[Finding], dict
         "verify_message": result.error,
     }
     if result.verdict == "handshake_failed":
-        return [ctx.finding("tls.handshake_failed", name, error=result.error, **facts)], detail
+        finding = ctx.finding(
+            "tls.handshake_failed",
+            name,
+            error=result.error,
+            error_words=in_words(result.error),
+            **facts,
+        )
+        return [finding], detail
     return [ctx.finding(f"tls.{result.verdict}", name, **facts)], detail
 
 
@@ -169,5 +197,5 @@ def _summary(ctx: ProbeContext, checked: int, findings: Sequence[Finding]) -> st
             id=f"Sertifikat {checked} target valid dan terpercaya.",
             en=f"Certificates of {checked} targets are valid and trusted.",
         )
-    listed = code_counts(findings)
-    return ctx.text(id=f"Masalah TLS: {listed}.", en=f"TLS problems: {listed}.")
+    listed = problem_list(findings, PROBLEM_NAMES)
+    return ctx.text(id=f"Masalah TLS: {listed['id']}.", en=f"TLS problems: {listed['en']}.")

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.i18n_scan import data_of, english_or_codes
 from tests.lab import Lab
 from tests.lab.addresses import GATEWAY_IP6, HOSTS
 
@@ -98,6 +99,10 @@ def jmo(
     assert seconds < timeout + 2.5, run.explain()
     for probe in report["probes"]:
         assert probe["status"] != "error", run.explain()
+    if report["run"]["lang"] == "id":  # what the person reads: words, not codes or English
+        assert not english_or_codes(report, data_of(report)), run.explain()
+    # every built-in probe keeps its summary in both languages: `report show --lang` works
+    assert all("summary_texts" in probe for probe in report["probes"]), run.explain()
     return run
 
 

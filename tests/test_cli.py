@@ -31,7 +31,7 @@ def _one_error_line(err: str) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert "Traceback" not in err
-    assert lines[0].startswith("jmo-doctor: error: ")
+    assert lines[0].startswith(("jmo-doctor: error: ", "jmo-doctor: galat: "))
     return lines[0]
 
 
@@ -53,14 +53,14 @@ def _one_error_line(err: str) -> str:
 def test_bad_input_is_one_line_and_exit_3(
     args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run_cli(args) == 3
+    assert run_cli([*args, "--lang", "en"]) == 3
     assert expected in _one_error_line(capsys.readouterr().err)
 
 
 def test_config_with_unknown_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "c.toml"
     path.write_text('lang = "id"\ncolour = "blue"\n')
-    assert run_cli(["run", "--config", str(path)]) == 3
+    assert run_cli(["run", "--config", str(path), "--lang", "en"]) == 3
     line = _one_error_line(capsys.readouterr().err)
     assert str(path) in line and "line 2" in line and "colour" in line
 
@@ -186,21 +186,36 @@ def test_report_show_rejects_what_is_not_a_report(
 ) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
-    assert run_cli(["report", "show", str(path)]) == 3
+    assert run_cli(["report", "show", str(path), "--lang", "en"]) == 3
     assert expected in _one_error_line(capsys.readouterr().err)
 
 
 def test_output_to_an_unwritable_place_keeps_the_report(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = run_cli(["run", "--only", "kpj", "--format", "json", "--output", "/nonexistent/r.json"])
+    code = run_cli(
+        [
+            "run",
+            "--only",
+            "kpj",
+            "--format",
+            "json",
+            "--output",
+            "/nonexistent/r.json",
+            "--lang",
+            "en",
+        ]
+    )
     assert code == 3
     captured = capsys.readouterr()
     assert json.loads(captured.out)["tool"]["name"] == "jmo-doctor"
     assert "cannot write /nonexistent/r.json" in captured.err
 
 
-def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_command_prints_help(isolated_cli: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = isolated_cli.parent / "config" / "jmo-doctor" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('lang = "en"\n')  # the help speaks the config's language
     assert run_cli([]) == 0
     captured = capsys.readouterr()
     assert "Usage: jmo-doctor" in captured.out and "run" in captured.out
@@ -212,5 +227,7 @@ def test_target_written_as_a_single_table(
 ) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[target]\nhost = "x.example"\n')
-    assert run_cli(["run", "--config", str(path)]) == 3
+    assert run_cli(["run", "--config", str(path), "--lang", "en"]) == 3
     assert "must be written [[target]]" in _one_error_line(capsys.readouterr().err)
+    assert run_cli(["run", "--config", str(path)]) == 3  # Indonesian by default
+    assert "harus ditulis [[target]]" in _one_error_line(capsys.readouterr().err)

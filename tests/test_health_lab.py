@@ -188,7 +188,7 @@ def test_a_database_truncated_in_the_middle_is_recovered_from(lab: Lab) -> None:
         stream.truncate(size // 2)
     damaged = path.read_bytes()
 
-    shown = jmo(lab, "history")
+    shown = jmo(lab, "history", "--lang", "en")
     assert shown.returncode == 3 and shown.stdout == ""
     assert shown.stderr.startswith("jmo-doctor: error: the history database ")
     assert str(path) in shown.stderr and "damaged" in shown.stderr
@@ -196,11 +196,12 @@ def test_a_database_truncated_in_the_middle_is_recovered_from(lab: Lab) -> None:
 
     code, doc, stderr = check(lab, cfg)
     assert code == 0  # the report is unaffected; the history starts again
-    assert "was damaged" in stderr and "moved it aside to history.sqlite3.corrupt-" in stderr
+    # said in Indonesian, the run's language
+    assert "rusak" in stderr and "dipindahkan ke history.sqlite3.corrupt-" in stderr
     [aside] = [p for p in path.parent.glob(HISTORY_FILE + ".corrupt-*") if "-wal" not in p.name]
     assert aside.read_bytes() == damaged  # kept as it was, for inspection
     assert [r["run_id"] for r in history_json(lab)["runs"]] == [doc["run"]["id"]]
-    assert "was damaged" not in check(lab, cfg)[2]
+    assert "rusak" not in check(lab, cfg)[2]
     assert len(history_json(lab)["runs"]) == 2
 
 
@@ -225,7 +226,7 @@ def test_two_concurrent_runs_one_exits_3_naming_the_lock(lab: Lab) -> None:
         holder = int(lock.read_text())
         assert holder == first.pid  # `ip netns exec` execs: the pid is the CLI's own
 
-        second = jmo(lab, "run", *QUICK, "--config", str(cfg), "--format", "json")
+        second = jmo(lab, "run", *QUICK, "--config", str(cfg), "--format", "json", "--lang", "en")
         assert first.poll() is None, "the first run ended before the second was refused"
         out, err = first.communicate(timeout=60)
     finally:
@@ -284,7 +285,7 @@ def test_schedule_install_twice_one_line_that_runs_and_remove_leaves_the_rest(
     assert len(ours) == 1
     assert content == EXISTING + (ours[0] + "\n").encode()
     assert ours[0].startswith("*/15 * * * * ")
-    assert schedule("status").stdout.startswith("installed (crontab): */15 * * * * ")
+    assert schedule("status").stdout.startswith("terpasang (crontab): */15 * * * * ")
 
     # Run the line as cron would: its command through sh, in cron's bare environment.
     command = ours[0].split(None, 5)[5][: -len(MARKER)].replace("\\%", "%")
@@ -295,11 +296,11 @@ def test_schedule_install_twice_one_line_that_runs_and_remove_leaves_the_rest(
     [entry] = history_json(lab)["runs"]
     assert entry["status"] == "ok"
 
-    assert schedule("remove").stdout.strip() == "schedule removed from the crontab"
+    assert schedule("remove").stdout.strip() == "jadwal dihapus dari crontab"
     assert table.read_bytes() == EXISTING  # byte for byte
-    assert schedule("remove").stdout.strip() == "no jmo-doctor schedule was installed"
+    assert schedule("remove").stdout.strip() == "tidak ada jadwal jmo-doctor yang terpasang"
     assert table.read_bytes() == EXISTING
-    assert schedule("status").stdout.strip() == "no jmo-doctor schedule is installed"
+    assert schedule("status").stdout.strip() == "tidak ada jadwal jmo-doctor yang terpasang"
 
 
 # --- prom output ------------------------------------------------------------------------------
@@ -483,7 +484,7 @@ def test_webhook_that_never_accepts_costs_a_warning_not_the_run(
     base, requests = receiver({"/hook/s3cr3t": [503] * 10})
     code, _doc, stderr = check(lab, config(lab), "--webhook", f"{base}/hook/s3cr3t")
     assert code == 0
-    assert "jmo-doctor: warning: webhook failed after 4 attempt(s): HTTP 503" in stderr
+    assert "jmo-doctor: peringatan: webhook gagal setelah 4 percobaan: HTTP 503" in stderr
     assert "s3cr3t" not in stderr  # the URL's token is not repeated
     assert len(requests()) == 4
 

@@ -41,7 +41,7 @@ def _cli(venv: Path, *args: str, cwd: Path | None = None) -> subprocess.Complete
 
 
 def test_probes_lists_builtins_and_the_plugin_and_warns_once(installed_venv: Path) -> None:
-    done = _cli(installed_venv, "probes")
+    done = _cli(installed_venv, "probes", "--lang", "en")
     assert done.returncode == 0, done.stderr
     listed = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
     assert BUILTIN | {"hello"} <= listed

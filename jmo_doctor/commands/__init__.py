@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import click
 
 from jmo_doctor import __version__
+from jmo_doctor.cli_language import chosen, help_key, localize
+from jmo_doctor.i18n import say, words
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -74,7 +76,7 @@ class _LoadedOnUse(MutableMapping[str, click.Command]):
             info = self._table[name]  # KeyError: no such command
             command = getattr(importlib.import_module(info.module), info.attribute)
             assert isinstance(command, click.Command), info
-            self._loaded[name] = command
+            self._loaded[name] = localize(command, (name,))
         return self._loaded[name]
 
     def __setitem__(self, name: str, command: click.Command) -> None:
@@ -109,11 +111,14 @@ class LazyGroup(click.Group):
             return
         limit = formatter.width - 6 - max(len(name) for name in names)
         rows = [(name, self._summary(name, limit)) for name in names]
-        with formatter.section("Commands"):
+        with formatter.section(say("click.commands", chosen())):
             formatter.write_dl(rows)
 
     def _summary(self, name: str, limit: int) -> str:
         info = self.table.get(name)
+        if info is not None:  # the command's help in the language, without importing it
+            summary = say(help_key((name,)), chosen()) if help_key((name,)) in words() else None
+            info = replace(info, summary=summary or info.summary)
         command = click.Command(name, help=info.summary) if info else self.commands[name]
         return command.get_short_help_str(limit)
 

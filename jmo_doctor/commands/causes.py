@@ -10,6 +10,7 @@ from click.shell_completion import CompletionItem
 from jmo_doctor.commands.common import lang_option, resolve_lang, warn
 from jmo_doctor.errors import UserError
 from jmo_doctor.exitcodes import ExitStatus
+from jmo_doctor.i18n import said
 from jmo_doctor.safetext import one_line, printable
 
 
@@ -43,7 +44,7 @@ def causes(cause_id: str | None, lang: str | None) -> int:
                 click.echo(one_line(line))
         return ExitStatus.OK
     if cause_id not in ids:
-        raise UserError(f"unknown cause id '{cause_id}' (known: {', '.join(ids)})")
+        raise UserError(said("error.unknown_cause", cause_id=cause_id, known=", ".join(ids)))
     title = catalogue.text(cause_id, lang).title
     # the catalogue's own rendering, with the id after the title (to ask for it again);
     # a plug-in's words reach the terminal only as printable text

@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
+from jmo_doctor import i18n
 from jmo_doctor.errors import UserError
-from jmo_doctor.i18n import LANGUAGES
+from jmo_doctor.i18n import LANGUAGES, said
 
 FORMATS = ("text", "json", "markdown", "html")
 
@@ -46,14 +47,24 @@ def resolve_lang(option: str | None, config_path: str | None = None) -> str:
     return config.load(config_path).lang
 
 
+def spoken(text: str) -> str:
+    """``text`` in the language the command line speaks, when it was said in every one."""
+    from jmo_doctor.cli_language import chosen
+
+    return i18n.pick(i18n.texts_of(text) or text, chosen())
+
+
 def say(line: str) -> None:
     """One line for the person, on stderr (warnings, what the history said)."""
-    click.echo(line, err=True)
+    click.echo(spoken(line), err=True)
 
 
 def warn(warnings: Iterable[str]) -> None:
+    """Each warning on stderr, in the language the command line speaks."""
+    from jmo_doctor.cli_language import chosen
+
     for warning in warnings:
-        say(f"jmo-doctor: warning: {warning}")
+        say(i18n.say("cli.warning", chosen(), message=spoken(warning)))
 
 
 def emit(
@@ -102,8 +113,9 @@ def emit(
         except OSError as error:
             # the report is not lost: it goes to stdout instead
             sys.stdout.write(rendered)
+            reason = error.strerror or str(error)
             raise UserError(
-                f"cannot write {output}: {error.strerror or error}", report_written=True
+                said("error.cannot_write", path=output, reason=reason), report_written=True
             ) from None
         lang = ReportView.of(doc).lang
         summary = text.plain([text.verdict_line(doc, lang)]).strip()

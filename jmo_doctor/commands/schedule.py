@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from jmo_doctor.commands.common import spoken
 from jmo_doctor.errors import UserError
 from jmo_doctor.exitcodes import ExitStatus
 
@@ -24,7 +25,7 @@ def schedule_install(every: str, run_args: tuple[str, ...]) -> int:
 
     args = list(run_args[1:] if run_args[:1] == ("run",) else run_args)
     try:
-        click.echo(scheduler.install(every, args))
+        click.echo(spoken(scheduler.install(every, args)))
     except ValueError as error:  # e.g. unbalanced quotes in $JMO_DOCTOR_CRONTAB
         raise UserError(str(error)) from None
     return ExitStatus.OK
@@ -35,7 +36,7 @@ def schedule_remove() -> int:
     """Remove the schedule (the rest of the crontab is left as it is)."""
     from jmo_doctor.monitor import schedule as scheduler
 
-    click.echo(scheduler.remove())
+    click.echo(spoken(scheduler.remove()))
     return ExitStatus.OK
 
 
@@ -44,5 +45,5 @@ def schedule_status() -> int:
     """Say whether a schedule is installed, and what it runs."""
     from jmo_doctor.monitor import schedule as scheduler
 
-    click.echo(scheduler.status().message)
+    click.echo(spoken(scheduler.status().message))
     return ExitStatus.OK

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from jmo_doctor.errors import UserError
+from jmo_doctor.i18n import said
 from jmo_doctor.paths import HISTORY_FILE, ensure
 from jmo_doctor.report.history import STATUSES, HistoryRow, HistoryRows
 from jmo_doctor.report.metrics import KEY_METRICS
@@ -195,12 +196,9 @@ def _check_files(path: Path) -> bool:
         except FileNotFoundError:
             continue
         if stat.S_ISLNK(mode):
-            raise _Refused(
-                f"{each} is a symbolic link; jmo-doctor does not follow links in its data "
-                "directory (remove the link)"
-            )
+            raise _Refused(said("history.symlink", path=each))
         if not stat.S_ISREG(mode):
-            raise _Refused(f"{each} is not a regular file (move it away)")
+            raise _Refused(said("history.not_regular", path=each))
         exists = exists or suffix == ""
     return exists
 
@@ -365,7 +363,9 @@ def record(
                 raise
             damage = error
     except Exception as error:  # the report matters more than its history entry
-        return RecordOutcome(False, path, f"history not saved: {_why_not(error, path, budget)}")
+        return RecordOutcome(
+            False, path, said("history.not_saved", why=_why_not(error, path, budget))
+        )
     return _start_again(path, row, keep, budget, damage)
 
 
@@ -373,37 +373,33 @@ def _start_again(
     path: Path, row: Mapping[str, Any], keep: HistoryConfig, budget: _Budget, damage: Exception
 ) -> RecordOutcome:
     """Move the damaged database aside (kept for inspection) and record in a new one."""
-    said = f"history database {path} was damaged ({damage})"
+    told = said("history.was_damaged", path=path, damage=damage)
     try:
         aside = _move_aside(path)
     except OSError as error:
-        return RecordOutcome(
-            False, path, f"{said}; history not saved: {_why_not(error, path, budget)}"
-        )
-    said += f"; moved it aside to {aside.name}"
+        why = _why_not(error, path, budget)
+        return RecordOutcome(False, path, said("history.damaged_not_saved", said=told, why=why))
+    told = said("history.moved_aside", said=told, aside=aside.name)
     try:
         _insert(path, row, keep, budget)
     except Exception as error:
-        return RecordOutcome(
-            False, path, f"{said}; history not saved: {_why_not(error, path, budget)}"
-        )
-    return RecordOutcome(True, path, f"{said} and started a new one")
+        why = _why_not(error, path, budget)
+        return RecordOutcome(False, path, said("history.damaged_not_saved", said=told, why=why))
+    return RecordOutcome(True, path, said("history.started_new", said=told))
 
 
 def _why_not(error: Exception, path: Path, budget: _Budget) -> str:
     if isinstance(error, _Refused):
-        return str(error)
+        refused: str = error.args[0]  # a Said: its words in every language
+        return refused
     if _is_late(error, budget):
-        return (
-            f"{path}: no time left in the run's deadline (the database is busy: another "
-            "jmo-doctor writing it?)"
-        )
+        return said("history.no_time", path=path)
     if isinstance(error, sqlite3.OperationalError):
         code = _error_code(error)
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(error):
-            return f"{path}: it is locked by another process"
+            return said("history.locked", path=path)
         if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
-            return f"{path}: the data directory or the database is read-only ({error})"
+            return said("history.read_only", path=path, error=error)
         return f"{path}: {error}"
     if isinstance(error, OSError):
         return f"{error.filename or path}: {error.strerror or error}"
@@ -457,11 +453,10 @@ def query(
             return HistoryRows()
         return _read(path, budget, limit, _since(since_seconds), with_reports)
     except _Refused as refused:
-        raise HistoryError(f"cannot read the history: {refused}") from None
+        raise HistoryError(said("history.cannot_read", reason=refused.args[0])) from None
     except OSError as error:
-        raise HistoryError(
-            f"cannot read the history in {home}: {error.strerror or error}"
-        ) from None
+        reason = error.strerror or str(error)
+        raise HistoryError(said("history.cannot_read_in", home=home, reason=reason)) from None
     except (sqlite3.Error, _OutOfTime) as error:
         raise HistoryError(_unreadable(path, error, budget)) from None
 
@@ -475,18 +470,15 @@ def _since(seconds: float | None) -> float:
 
 def _unreadable(path: Path, error: sqlite3.Error | _OutOfTime, budget: _Budget) -> str:
     if isinstance(error, sqlite3.Error) and _is_damage(error):
-        return (
-            f"the history database {path} is damaged ({error}); the next run moves it "
-            "aside and starts a new one"
-        )
+        return said("history.damaged", path=path, error=error)
     if _is_late(error, budget):
-        return f"the history database {path} is busy (another jmo-doctor writing it?)"
+        return said("history.busy", path=path)
     try:  # SQLite only says "unable to open database file": ask the system why
         with path.open("rb"):
             pass
     except OSError as cause:
-        return f"cannot read the history database {path}: {cause.strerror or cause}"
-    return f"cannot read the history database {path}: {error}"
+        return said("history.unreadable", path=path, reason=cause.strerror or cause)
+    return said("history.unreadable", path=path, reason=error)
 
 
 def _read(

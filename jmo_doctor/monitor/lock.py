@@ -25,6 +25,7 @@ from pathlib import Path
 
 from jmo_doctor.errors import UserError
 from jmo_doctor.fileio import kind_of
+from jmo_doctor.i18n import said
 from jmo_doctor.paths import LOCK_FILE, ensure
 
 try:
@@ -79,7 +80,7 @@ def acquire(home: Path, *, use_flock: bool | None = None) -> Iterator[Path]:
     try:
         ensure(home)
     except OSError as error:
-        raise LockError(f"cannot create the data directory {home}: {_reason(error)}") from None
+        raise LockError(said("lock.no_home", home=home, reason=_reason(error))) from None
     path = lock_path(home)
     holder = _flock(path) if flock else _pid_file(path)
     with holder:
@@ -96,7 +97,7 @@ def _flock(path: Path) -> Iterator[None]:
         except BlockingIOError:
             raise _held(path, _pid_in(fd)) from None
         except OSError as error:  # e.g. a filesystem without flock support
-            raise LockError(f"cannot lock {path}: {_reason(error)}") from None
+            raise LockError(said("lock.cannot_lock", path=path, reason=_reason(error))) from None
         # The pid is only for the message another run prints; the kernel holds the lock.
         _note_pid(fd, truncate=True)
         try:
@@ -139,12 +140,8 @@ def _pid_file(path: Path) -> Iterator[None]:
 
 
 def _held(path: Path, pid: int | None) -> LockHeld:
-    who = f"pid {pid}" if pid is not None else "a process whose pid is not known yet"
-    return LockHeld(
-        f"another jmo-doctor run ({who}) is in progress (lock file {path}); "
-        "wait for it to finish, or lengthen the schedule's interval",
-        pid,
-    )
+    who = said("lock.holder", pid=pid) if pid is not None else said("lock.holder_unknown")
+    return LockHeld(said("lock.held", who=who, path=path), pid)
 
 
 def _open_own_file(path: Path, flags: int) -> int:
@@ -164,7 +161,7 @@ def _open_own_file(path: Path, flags: int) -> int:
     except OSError as error:
         with contextlib.suppress(OSError):
             _vet(path, os.lstat(path))  # ELOOP: a link appeared; say so rather than "loop"
-        raise LockError(f"cannot open the lock file {path}: {_reason(error)}") from None
+        raise LockError(said("lock.cannot_open", path=path, reason=_reason(error))) from None
     try:
         _vet(path, os.fstat(fd))
     except BaseException:

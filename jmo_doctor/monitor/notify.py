@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from jmo_doctor import __version__
 from jmo_doctor.environment import is_termux
+from jmo_doctor.i18n import pick, said, texts_of
 from jmo_doctor.report import verdict
 from jmo_doctor.report.labels import label
 from jmo_doctor.report.view import ReportView
@@ -70,12 +71,13 @@ def _command(argv: list[str], channel: str) -> Delivery:
         )
     except subprocess.TimeoutExpired:
         # termux-notification hangs when the Termux:API app is not installed
-        return Delivery(False, channel, f"{channel} did not answer in {COMMAND_TIMEOUT_S:.0f} s")
+        waited = f"{COMMAND_TIMEOUT_S:.0f}"
+        return Delivery(False, channel, said("notify.no_answer", channel=channel, seconds=waited))
     except OSError as error:
         return Delivery(False, channel, f"{channel}: {error.strerror or error}")
     if done.returncode != 0:
-        said = done.stderr.decode(errors="replace").strip() or f"exit code {done.returncode}"
-        return Delivery(False, channel, f"{channel} failed: {said}")
+        output = done.stderr.decode(errors="replace").strip() or f"exit code {done.returncode}"
+        return Delivery(False, channel, said("notify.failed", channel=channel, said=output))
     return Delivery(True, channel, f"notified with {channel}")
 
 
@@ -125,7 +127,7 @@ def notify_change(
         delivery = _command(argv, name)
         if delivery.ok:
             return delivery
-        failure = f" ({delivery.message})"
+        failure = f" ({pick(texts_of(delivery.message) or delivery.message, report.lang)})"
     stream = stderr if stderr is not None else sys.stderr
     print(f"{title}: {body}".rstrip(": ") + failure, file=stream)
     return Delivery(True, "stderr", "notified on stderr" + failure)
@@ -164,9 +166,11 @@ def _post_with_retries(
     try:
         scheme = urlsplit(url).scheme
     except ValueError as error:
-        return Delivery(False, channel, f"{channel} URL is not usable: {error}", 0)
+        return Delivery(
+            False, channel, said("notify.url_unusable", channel=channel, error=error), 0
+        )
     if scheme not in ("http", "https"):
-        return Delivery(False, channel, f"{channel} URL must start with http:// or https://", 0)
+        return Delivery(False, channel, said("notify.url_scheme", channel=channel), 0)
     attempts, last, status = 0, "", None
     try:
         with _client(timeout, verify) as client:
@@ -188,10 +192,10 @@ def _post_with_retries(
                 if status < 500 and status != 429:  # the request itself is wrong: no retry
                     break
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as error:
-        return Delivery(False, channel, f"{channel} URL is not usable: {error}", attempts)
-    return Delivery(
-        False, channel, f"{channel} failed after {attempts} attempt(s): {last}", attempts, status
-    )
+        unusable = said("notify.url_unusable", channel=channel, error=error)
+        return Delivery(False, channel, unusable, attempts)
+    failed = said("notify.failed_after", channel=channel, attempts=attempts, last=last)
+    return Delivery(False, channel, failed, attempts, status)
 
 
 def post_webhook(
@@ -398,7 +402,7 @@ class Courier:
         warnings = [d.message for d in done if d is not None and not d.ok]
         pending = self._queued[len(done) :]
         if pending:
-            warnings.append(f"not sent before the run's deadline: {', '.join(pending)}")
+            warnings.append(said("notify.not_sent", what=", ".join(pending)))
         return warnings
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from jmo_doctor.durations import parse_duration
 from jmo_doctor.environment import is_termux
 from jmo_doctor.errors import UserError
+from jmo_doctor.i18n import said
 from jmo_doctor.paths import HOME_VARIABLE, SCHEDULE_LOG, data_home, ensure
 
 MARKER = "# jmo-doctor-schedule"
@@ -38,11 +39,6 @@ COMMAND_TIMEOUT_S = 30.0
 JOB_SCHEDULER_MIN_S = 15 * 60
 JOB_ID = 0x4A4D4F  # "JMO": one fixed id, so installing again replaces our job
 JOB_SCRIPT = "schedule-job.sh"
-
-TERMUX_CRON_HINT = (
-    "install cron for Termux: pkg install cronie termux-services, then start it with "
-    "sv-enable crond (restart Termux once after installing termux-services)"
-)
 
 
 class ScheduleError(UserError):
@@ -70,7 +66,7 @@ def cron_expression(every_s: int) -> str:
     at :00 after :56, four minutes later.
     """
     if every_s < 60:
-        raise ScheduleError("cron runs jobs at most once a minute: use --every 1m or more")
+        raise ScheduleError(said("schedule.once_a_minute"))
     minutes, rest = divmod(every_s, 60)
     if rest == 0 and minutes in _MINUTE_STEPS:
         return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
@@ -80,9 +76,12 @@ def cron_expression(every_s: int) -> str:
     if every_s == 86400:
         return "0 0 * * *"
     raise ScheduleError(
-        f"cron cannot run something every {_human(every_s)} at even intervals; choose "
-        f"every N minutes with N dividing 60 ({', '.join(map(str, _MINUTE_STEPS))}), "
-        f"every N hours with N dividing 24 ({', '.join(map(str, _HOUR_STEPS))}), or 1d"
+        said(
+            "schedule.uneven",
+            every=_human(every_s),
+            minutes=", ".join(map(str, _MINUTE_STEPS)),
+            hours=", ".join(map(str, _HOUR_STEPS)),
+        )
     )
 
 
@@ -126,9 +125,7 @@ def current_command(argv0: str | None = None) -> list[str]:
 def _check_words(words: Sequence[str]) -> None:
     for word in words:
         if any(c in word for c in "\n\r\0"):
-            raise ScheduleError(
-                f"cannot schedule an argument with a line break or NUL in it: {word!r}"
-            )
+            raise ScheduleError(said("schedule.line_break", word=word))
 
 
 def shell_command(run_args: Sequence[str], home: Path, executable: Sequence[str]) -> str:
@@ -171,7 +168,7 @@ def _absolute(value: str, base: Path) -> str:
         return value  # `run` itself says what is wrong with an empty path
     expanded = os.path.expanduser(value)
     if expanded.startswith("~"):
-        raise ScheduleError(f"cannot expand {value!r}: no such user; give the full path")
+        raise ScheduleError(said("schedule.no_user", value=value))
     return str(base / expanded)  # not normalised: `..` after a link stays as the user meant
 
 
@@ -217,9 +214,12 @@ def cron_line(expression: str, command: str) -> str:
     escaped = f"{_cron_escape(command)} {MARKER}"
     if len(escaped) > MAX_CRON_COMMAND:
         raise ScheduleError(
-            f"the scheduled command would be {len(escaped)} characters long, and cron reads "
-            f"only {MAX_CRON_COMMAND}: use shorter paths (--config, --output, "
-            f"{HOME_VARIABLE}) or fewer arguments"
+            said(
+                "schedule.too_long",
+                length=len(escaped),
+                limit=MAX_CRON_COMMAND,
+                variable=HOME_VARIABLE,
+            )
         )
     return f"{expression} {escaped}"
 
@@ -242,11 +242,12 @@ def _run(argv: Sequence[str], stdin: bytes | None = None) -> subprocess.Complete
             list(argv), input=stdin, capture_output=True, timeout=COMMAND_TIMEOUT_S
         )
     except FileNotFoundError:
-        raise ScheduleError(f"command not found: {argv[0]}") from None
+        raise ScheduleError(said("schedule.not_found", command=argv[0])) from None
     except subprocess.TimeoutExpired:
-        raise ScheduleError(f"{shlex.join(argv)} did not answer in time") from None
+        raise ScheduleError(said("schedule.no_answer", command=shlex.join(argv))) from None
     except OSError as error:
-        raise ScheduleError(f"cannot run {argv[0]}: {error.strerror or error}") from None
+        reason = error.strerror or str(error)
+        raise ScheduleError(said("schedule.cannot_run", command=argv[0], reason=reason)) from None
 
 
 def _why(done: subprocess.CompletedProcess[bytes]) -> str:
@@ -268,7 +269,8 @@ class Crontab:
             return done.stdout
         if b"no crontab" in done.stderr.lower():
             return b""
-        raise ScheduleError(f"cannot read the crontab ({shlex.join(self.argv)} -l): {_why(done)}")
+        command = shlex.join(self.argv)
+        raise ScheduleError(said("schedule.cannot_read_crontab", command=command, why=_why(done)))
 
     def write(self, content: bytes) -> None:
         # nothing left: no crontab at all, as before we installed
@@ -276,7 +278,7 @@ class Crontab:
             return
         done = _run([*self.argv, "-"], stdin=content)
         if done.returncode != 0:
-            raise ScheduleError(f"crontab refused the new table: {_why(done)}")
+            raise ScheduleError(said("schedule.crontab_refused", why=_why(done)))
 
 
 def _ours(line: bytes) -> bool:
@@ -316,10 +318,7 @@ class JobScheduler:
 
     def install(self, every_s: int, shell: str) -> None:
         if every_s < JOB_SCHEDULER_MIN_S:
-            raise ScheduleError(
-                "Android runs scheduled jobs at most every 15 minutes: use --every 15m or "
-                f"more, or {TERMUX_CRON_HINT}"
-            )
+            raise ScheduleError(said("schedule.android_15m", hint=said("schedule.termux_cron")))
         sh = shutil.which("sh") or "/system/bin/sh"
         self.script.write_text(f"#!{sh}\n{MARKER}\n{shell}\n", encoding="utf-8")
         self.script.chmod(0o700)
@@ -335,14 +334,14 @@ class JobScheduler:
             ]
         )  # fmt: skip
         if done.returncode != 0:
-            raise ScheduleError(f"termux-job-scheduler failed: {_why(done)}")
+            raise ScheduleError(said("schedule.job_failed", why=_why(done)))
 
     def remove(self) -> bool:
         done = _run([self.command, "--cancel", "--job-id", str(JOB_ID)])
         existed = self.script.exists()
         self.script.unlink(missing_ok=True)
         if done.returncode != 0:
-            raise ScheduleError(f"termux-job-scheduler --cancel failed: {_why(done)}")
+            raise ScheduleError(said("schedule.cancel_failed", why=_why(done)))
         return existed
 
     def entry(self) -> str | None:
@@ -367,17 +366,11 @@ def _choose(
         scheduler = shutil.which("termux-job-scheduler", path=path)
         if scheduler:
             return JobScheduler(scheduler, home)
-        raise ScheduleError(f"no scheduler found: {TERMUX_CRON_HINT}")
+        raise ScheduleError(said("schedule.no_scheduler", hint=said("schedule.termux_cron")))
     if sys.platform.startswith("win"):
-        raise ScheduleError(
-            "jmo-doctor cannot schedule itself on Windows; use Task Scheduler, e.g. "
-            'schtasks /Create /SC MINUTE /MO 15 /TN jmo-doctor /TR "jmo-doctor run"'
-        )
-    raise ScheduleError(
-        f"the crontab command was not found ({argv[0] if argv else 'empty'}): install cron "
-        "(Debian/Ubuntu: apt install cron; Fedora: dnf install cronie) "
-        f"or point {CRONTAB_VARIABLE} at it"
-    )
+        raise ScheduleError(said("schedule.windows"))
+    command = argv[0] if argv else "empty"
+    raise ScheduleError(said("schedule.no_crontab", command=command, variable=CRONTAB_VARIABLE))
 
 
 # --- the three subcommands ----------------------------------------------------------------
@@ -400,16 +393,17 @@ def install(
     try:
         ensure(home)  # the log goes there, and the job script on Termux
     except OSError as error:
-        raise ScheduleError(f"cannot create {home}: {error.strerror or error}") from None
+        reason = error.strerror or str(error)
+        raise ScheduleError(said("schedule.cannot_create", home=home, reason=reason)) from None
     shell = shell_command(absolute_paths(run_args), home, executable or current_command())
     log = home / SCHEDULE_LOG
     if isinstance(backend, JobScheduler):
         backend.install(every_s, shell)
-        return f"scheduled with termux-job-scheduler every {_human(every_s)}; output: {log}"
+        return said("schedule.installed_job", every=_human(every_s), log=log)
     line = cron_line(cron_expression(every_s), shell)
     backend.write(replace_line(backend.read(), line))
-    note = "; crond must be running: sv-enable crond" if is_termux(env) else ""
-    return f"scheduled in the crontab every {_human(every_s)}: {line}\noutput: {log}{note}"
+    note = said("schedule.crond_note") if is_termux(env) else ""
+    return said("schedule.installed_cron", every=_human(every_s), line=line, log=log, note=note)
 
 
 def remove(
@@ -422,12 +416,12 @@ def remove(
     backend = _choose(crontab, env, home or data_home(env))
     if isinstance(backend, JobScheduler):
         found = backend.remove()
-        return "schedule removed" if found else "no jmo-doctor schedule was installed"
+        return said("schedule.removed" if found else "schedule.none_was")
     content = backend.read()
     if not _our_lines(content):
-        return "no jmo-doctor schedule was installed"
+        return said("schedule.none_was")
     backend.write(replace_line(content, None))
-    return "schedule removed from the crontab"
+    return said("schedule.removed_cron")
 
 
 def status(
@@ -444,8 +438,7 @@ def status(
     else:
         lines = _our_lines(backend.read())
     if not lines:
-        return ScheduleStatus(False, backend.name, None, "no jmo-doctor schedule is installed")
-    extra = f" (and {len(lines) - 1} more marked lines)" if len(lines) > 1 else ""
-    return ScheduleStatus(
-        True, backend.name, lines[0], f"installed ({backend.name}): {lines[0]}{extra}"
-    )
+        return ScheduleStatus(False, backend.name, None, said("schedule.none_is"))
+    extra = said("schedule.more_lines", n=len(lines) - 1) if len(lines) > 1 else ""
+    message = said("schedule.installed", backend=backend.name, line=lines[0], extra=extra)
+    return ScheduleStatus(True, backend.name, lines[0], message)

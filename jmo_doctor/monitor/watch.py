@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from jmo_doctor import interrupt
 from jmo_doctor.errors import UserError
+from jmo_doctor.i18n import said
 from jmo_doctor.monitor import lock
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ class Watch:
             code = int(redacted["exit_code"])
             courier.send("ping", lambda: _ping(ping_url, "finish", courier, code, summary))
         for warning in courier.finish():
-            self.say(f"jmo-doctor: warning: {warning}")
+            self.say(said("cli.warning", message=warning))
 
 
 @contextlib.contextmanager
@@ -183,7 +184,8 @@ def _one_run_at_a_time(home: Path, say: Say) -> Iterator[None]:
     except lock.LockHeld:
         raise  # a UserError: exit 3
     except lock.LockError as error:
-        say(f"jmo-doctor: warning: {error}; running without the lock")
+        why = error.args[0] if error.args else str(error)  # its words in every language
+        say(said("cli.warning", message=said("lock.without", error=why)))
         yield
 
 
@@ -212,7 +214,7 @@ def _record(
     # the document carries each target's role: the history reads BPJS's from it
     saved = store.record(redacted, home, settings, timeout_s=budget.left() / 2)
     if saved.message:
-        say(f"jmo-doctor: {saved.message}")
+        say(said("cli.note", message=saved.message))
     return previous
 
 

@@ -25,6 +25,7 @@ from jmo_doctor.config import Target
 from jmo_doctor.diagnosis import Diagnosis
 from jmo_doctor.errors import UserError
 from jmo_doctor.fileio import kind_of
+from jmo_doctor.i18n import pick, said, texts_of
 from jmo_doctor.report import schema
 
 SCHEMA_VERSION = 1
@@ -83,24 +84,37 @@ def _metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     return clean
 
 
+def _with_texts(entry: dict[str, Any], key: str, said: object) -> dict[str, Any]:
+    """``entry`` plus ``<key>_texts``, the text in every language, when it is known."""
+    texts = texts_of(said)
+    if texts is not None:
+        entry[f"{key}_texts"] = texts
+    return entry
+
+
 def probe_entry(result: ProbeResult) -> dict[str, Any]:
-    return {
+    entry = {
         "id": result.id,
         "status": str(result.status),
-        "summary": result.summary,
+        "summary": str(result.summary),
         "duration_s": round(result.duration_s, 3),
         "findings": [
-            {
-                "code": f.code,
-                "target": f.target,
-                "message": f.message,
-                "data": _plain(dict(f.data)),
-            }
+            _with_texts(
+                {
+                    "code": f.code,
+                    "target": f.target,
+                    "message": str(f.message),
+                    "data": _plain(dict(f.data)),
+                },
+                "message",
+                f.message,
+            )
             for f in result.findings
         ],
         "metrics": _metrics(result.metrics),
         "details": _plain(dict(result.details)),
     }
+    return _with_texts(entry, "summary", result.summary)
 
 
 def build(
@@ -149,7 +163,8 @@ def build(
             }
             for c in diagnosis.causes
         ],
-        "warnings": list(warnings),
+        # a warning worded in every language (a plug-in's) is kept in the run's
+        "warnings": [pick(texts_of(w) or w, run.lang) for w in warnings],
         "redacted": False,
     }
 
@@ -174,7 +189,7 @@ def load(path: str) -> Document:
     document = _versioned(path, _parse(path, _read_capped(path)))
     problem = schema.first_problem(document)
     if problem is not None:
-        raise ReportFileError(f"{path}: not a valid jmo-doctor report ({problem})")
+        raise ReportFileError(said("report_file.invalid", path=path, problem=problem))
     return document
 
 
@@ -187,9 +202,10 @@ def _read_capped(path: str) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY)
     except FileNotFoundError:
-        raise ReportFileError(f"{path}: file not found") from None
+        raise ReportFileError(said("report_file.not_found", path=path)) from None
     except OSError as error:
-        raise ReportFileError(f"{path}: cannot read it ({_why_unreadable(path, error)})") from None
+        why = _why_unreadable(path, error)
+        raise ReportFileError(said("report_file.unreadable", path=path, reason=why)) from None
     try:
         first = b""
         if stat.S_ISFIFO(_check_kind(path, os.fstat(fd))) and _NONBLOCK:
@@ -198,7 +214,8 @@ def _read_capped(path: str) -> bytes:
             os.set_blocking(fd, True)
         raw = first + _read_at_most(fd, MAX_REPORT_BYTES + 1 - len(first))
     except OSError as error:
-        raise ReportFileError(f"{path}: cannot read it ({error.strerror or error})") from None
+        why = error.strerror or str(error)
+        raise ReportFileError(said("report_file.unreadable", path=path, reason=why)) from None
     finally:
         os.close(fd)
     if len(raw) > MAX_REPORT_BYTES:
@@ -221,26 +238,20 @@ def _first_from_pipe(path: str, fd: int) -> bytes:
         if chunk:
             return chunk
         if time.monotonic() >= deadline:  # no writer, or one that wrote nothing
-            raise ReportFileError(
-                f"{path}: a pipe (FIFO) that nothing wrote to; "
-                "start the writer first, or give the report file"
-            )
+            raise ReportFileError(said("report_file.silent_pipe", path=path))
         time.sleep(0.05)
 
 
 def _check_kind(path: str, status: os.stat_result) -> int:
     if stat.S_ISDIR(status.st_mode):
-        raise ReportFileError(f"{path}: a directory, not a report; give one report file in it")
+        raise ReportFileError(said("report_file.directory", path=path))
     if stat.S_ISREG(status.st_mode) and status.st_size > MAX_REPORT_BYTES:
         raise _too_big(path)  # refused before reading a byte
     return status.st_mode
 
 
 def _too_big(path: str) -> ReportFileError:
-    return ReportFileError(
-        f"{path}: too big for a jmo-doctor report (over {MAX_REPORT_BYTES // 2**20} MiB); "
-        "is it the right file?"
-    )
+    return ReportFileError(said("report_file.too_big", path=path, mib=MAX_REPORT_BYTES // 2**20))
 
 
 def _why_unreadable(path: str, error: OSError) -> str:
@@ -265,11 +276,9 @@ def _parse(path: str, raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ReportFileError(
-            f"{path}: not a JSON file (not UTF-8 text: byte {error.start} is not valid)"
-        ) from None
+        raise ReportFileError(said("report_file.not_utf8", path=path, at=error.start)) from None
     if not text.strip():
-        raise ReportFileError(f"{path}: the file is empty, not a report")
+        raise ReportFileError(said("report_file.empty", path=path))
     try:
         document = json.loads(
             text, parse_constant=_no_constant, parse_int=_bounded_int, parse_float=_finite_float
@@ -277,14 +286,12 @@ def _parse(path: str, raw: bytes) -> Any:
     except RecursionError:
         raise _too_deep(path) from None
     except ValueError as error:  # JSONDecodeError, and the refusals of the hooks below
-        raise ReportFileError(f"{path}: not a JSON file ({error})") from None
+        raise ReportFileError(said("report_file.not_json", path=path, error=error)) from None
     if _nesting_exceeds(document, MAX_NESTING):
         raise _too_deep(path)
     # "\\ud800" alone is valid JSON but no text: printing it would fail mid-report
     if _MAYBE_SURROGATE.search(text) and _has_lone_surrogate(document):
-        raise ReportFileError(
-            f"{path}: not a JSON file (a string holds an unpaired UTF-16 surrogate, \\ud8xx)"
-        )
+        raise ReportFileError(said("report_file.surrogate", path=path))
     return document
 
 
@@ -334,29 +341,22 @@ def _has_lone_surrogate(document: Any) -> bool:
 
 
 def _too_deep(path: str) -> ReportFileError:
-    return ReportFileError(
-        f"{path}: not a jmo-doctor report (lists or objects nested more than {MAX_NESTING} deep)"
-    )
+    return ReportFileError(said("report_file.too_deep", path=path, depth=MAX_NESTING))
 
 
 def _versioned(path: str, document: Any) -> Document:
     """``document`` if it is a report of a schema version this jmo-doctor can read."""
     if not isinstance(document, dict) or "schema_version" not in document:
-        raise ReportFileError(f"{path}: not a jmo-doctor report (no schema_version)")
+        raise ReportFileError(said("report_file.no_version", path=path))
     version = document["schema_version"]
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ReportFileError(
-            f"{path}: not a jmo-doctor report (schema_version is not a whole number)"
-        )
+        raise ReportFileError(said("report_file.version_not_whole", path=path))
     if version > SCHEMA_VERSION:
         raise ReportFileError(
-            f"{path}: report schema version {version} is newer than this jmo-doctor "
-            f"understands ({SCHEMA_VERSION}); upgrade: pip install -U jmo-doctor"
+            said("report_file.too_new", path=path, version=version, known=SCHEMA_VERSION)
         )
     if version < 1:
-        raise ReportFileError(
-            f"{path}: not a jmo-doctor report (schema_version {version}; versions start at 1)"
-        )
+        raise ReportFileError(said("report_file.version_too_low", path=path, version=version))
     return document
 
 

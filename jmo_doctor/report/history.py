@@ -58,34 +58,11 @@ class HistoryRows(list[HistoryRow]):
 
 # --- rendering ---------------------------------------------------------------------------
 
-_WORDS: dict[str, dict[str, str]] = {
-    "empty": {
-        "id": "Belum ada riwayat. Jalankan: jmo-doctor run",
-        "en": "No history yet. Run: jmo-doctor run",
-    },
-    "title": {"id": "Riwayat: {n} pemeriksaan", "en": "History: {n} runs"},
-    "time": {"id": "Waktu", "en": "Time"},
-    "status": {"id": "Status", "en": "Status"},
-    "cause": {"id": "Penyebab utama", "en": "First cause"},
-    "fine": {"id": "tidak ada masalah ditemukan", "en": "nothing wrong found"},
-    "trends": {"id": "Tren (lama → baru)", "en": "Trends (oldest → newest)"},
-    "share": {"id": "Status", "en": "Status"},
-    "no_data": {"id": "tidak ada data", "en": "no data"},
-    "stats": {
-        "id": "min {min} · median {median} · maks {max}",
-        "en": "min {min} · median {median} · max {max}",
-    },
-    "skipped": {
-        "id": "Peringatan: {n} pemeriksaan tersimpan rusak dan dilewati",
-        "en": "Warning: {n} stored run(s) damaged and skipped",
-    },
-}
-
 
 def _word(key: str, lang: str) -> str:
     if key in STATUSES:
         return label(f"status.{key}", lang)
-    return pick(_WORDS.get(key, {"en": key}), lang)
+    return label(f"history.{key}", lang)
 
 
 def status_share(rows: Sequence[HistoryRow]) -> dict[str, float]:

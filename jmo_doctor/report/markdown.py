@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from jmo_doctor.report import verdict
 from jmo_doctor.report.labels import label
-from jmo_doctor.report.text import plain, verdict_line
 from jmo_doctor.report.view import CauseView, ReportView
 from jmo_doctor.safetext import printable
 
@@ -72,11 +72,10 @@ def render(doc: Mapping[str, Any] | ReportView) -> str:
     out = [
         f"# jmo-doctor {text(report.version)}",
         "",
-        # the verdict is safe for a terminal already (text.verdict_line): only escaped here
-        f"**{_INLINE.sub(_escape, plain([verdict_line(report, lang)]).strip())}**",
+        f"**{text(_verdict(report, lang))}**",
         "",
         f"{code(run.started_at_text)} · {text(duration)} s · "
-        f"{text(report.platform)} · run {code(run.id)}",
+        f"{text(report.platform)} · {label('markdown.run', lang)} {code(run.id)}",
         "",
     ]
     if report.causes:
@@ -86,13 +85,14 @@ def render(doc: Mapping[str, Any] | ReportView) -> str:
     out += [
         f"## {label('probes', lang)}",
         "",
-        "| probe | status | summary |",
+        _header(("probe", "status", "summary"), lang),
         "| --- | --- | --- |",
     ]
     for probe in report.probes:
-        out.append(f"| {text(probe.id)} | {text(probe.status)} | {text(probe.summary)} |")
+        status = label(f"probe.{probe.status}", lang)
+        out.append(f"| {text(probe.id)} | {text(status)} | {text(probe.summary)} |")
     if report.findings:
-        out += ["", "| code | target | message |", "| --- | --- | --- |"]
+        out += ["", _header(("code", "target", "message"), lang), "| --- | --- | --- |"]
         for finding in report.findings:
             out.append(
                 f"| {code(finding.code, in_table=True)} | {text(finding.target or '')} | "
@@ -100,6 +100,18 @@ def render(doc: Mapping[str, Any] | ReportView) -> str:
             )
     out += ["", f"_{label('redacted' if report.redacted else 'not_redacted', lang)}_", ""]
     return "\n".join(out)
+
+
+def _header(columns: tuple[str, ...], lang: str) -> str:
+    return "| " + " | ".join(label(f"markdown.{c}", lang) for c in columns) + " |"
+
+
+def _verdict(report: ReportView, lang: str) -> str:
+    """The text report's verdict line, but the steps come after it on this page."""
+    status = label(f"status.{report.status}", lang)
+    said = verdict.sentence(report, lang, steps_below=True)
+    exit_code = f"{label('exit_code', lang)} {report.exit_code}"
+    return f"{label('verdict', lang)}: {status} — {said} ({exit_code})"
 
 
 def _cause(cause: CauseView, lang: str) -> list[str]:

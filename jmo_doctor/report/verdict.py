@@ -35,18 +35,28 @@ def _partial(report: ReportView, lang: str) -> str:
     """Status ok, but not every judge looked: speak only of what was checked."""
     missing = report.scope.not_checked
     why = sorted({label(f"verdict.reason.{r}", lang) for r in missing.values() if r in _REASONS})
-    return label("verdict.partial", lang).format(
+    return label(
+        "verdict.partial",
+        lang,
         checked=_listed(report.scope.checked, lang),
         not_checked=_listed(sorted(missing), lang),
         why="; ".join(why) or "-",
     )
 
 
-def sentence(doc: Mapping[str, Any] | ReportView, lang: str, *, short: bool = False) -> str:
+def sentence(
+    doc: Mapping[str, Any] | ReportView,
+    lang: str,
+    *,
+    short: bool = False,
+    steps_below: bool = False,
+) -> str:
     """The verdict after the status word, without the exit code.
 
     ``short`` is for one-line channels (Nagios, notifications): the first cause's title
     alone, without the pointer to the steps that only the full report shows.
+    ``steps_below`` is for a page that puts the verdict first and the steps after it
+    (Markdown); the text report ends with its verdict, so there the steps are above.
     """
     report = ReportView.of(doc)
     if report.error is not None:  # the check could not be done at all
@@ -63,10 +73,11 @@ def sentence(doc: Mapping[str, Any] | ReportView, lang: str, *, short: bool = Fa
         return said
     if cause is not None and status != "ok":
         title = cause.title or ""
-        return title if short else f"{title}. {label('follow_steps', lang)}"
+        follow = label("follow_steps_below" if steps_below else "follow_steps", lang)
+        return title if short else f"{title}. {follow}"
     if status == "ok":
         return _partial(report, lang)
     unfinished = sorted(k for k, v in report.scope.not_checked.items() if v == "error")
     if unfinished:
-        return label("verdict.unfinished", lang).format(probes=", ".join(unfinished))
+        return label("verdict.unfinished", lang, probes=", ".join(unfinished))
     return label("no_causes", lang)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jmo_doctor.api import LocalText, Messages
 from probes._common.command import CommandFailed
 
 #: The longest error text a detail carries; longer ones are cut with "...".
@@ -12,6 +13,19 @@ _WORDS: tuple[tuple[type[BaseException], str], ...] = (
     (ConnectionRefusedError, "refused"),
     (ConnectionResetError, "reset"),
 )
+
+
+#: Those words as a person reads them, in a message (the word itself stays in the data).
+ERROR_WORDS: Messages = {
+    "timeout": {"id": "waktu habis", "en": "timed out"},
+    "refused": {"id": "koneksi ditolak", "en": "connection refused"},
+    "reset": {"id": "koneksi diputus", "en": "connection reset"},
+}
+
+
+def in_words(error: str) -> LocalText:
+    """``error`` for a message: one of :data:`ERROR_WORDS` in every language, else as is."""
+    return ERROR_WORDS.get(error, error)
 
 
 def error_text(

@@ -20,7 +20,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
-from jmo_doctor.api import Finding, ProbeContext, Resolver
+from jmo_doctor.api import Finding, Messages, ProbeContext, Resolver
 
 #: Findings must be ready before the runner cancels probes (0.25 s before the deadline).
 MARGIN_S = 0.6
@@ -60,10 +60,17 @@ def first_per_family(addresses: Iterable[str]) -> dict[int, str]:
     return firsts
 
 
-def code_counts(findings: Iterable[Finding]) -> str:
-    """``"dns.timeout ×3, dns.slow"``: a summary line that stays one line for many targets."""
-    counts = Counter(f.code for f in findings)
-    return ", ".join(f"{code} ×{n}" if n > 1 else code for code, n in sorted(counts.items()))
+def problem_list(findings: Iterable[Finding], names: Messages) -> dict[str, str]:
+    """``{"id": "DNS lambat ×3, …", "en": "slow DNS ×3, …"}``: the problems found, in words
+    (``names``: finding code → its short name), one line however many targets. The codes
+    themselves are evidence, shown with each finding, not in a summary a person reads."""
+    counts = sorted(Counter(f.code for f in findings).items())
+
+    def listed(lang: str) -> str:
+        said = ((names.get(code, {}).get(lang, code), n) for code, n in counts)
+        return ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in said)
+
+    return {"id": listed("id"), "en": listed("en")}
 
 
 def ms_since(start: float) -> float:

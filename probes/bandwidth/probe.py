@@ -39,6 +39,35 @@ SETUP_S = 1.5 + UPLOAD_DRAIN_S
 MIN_PHASE_S = 0.5
 
 
+#: Why nothing could be measured (``Measurement.unavailable``'s reason), in words; the
+#: reason and the error's own text stay in the finding's data, as evidence.
+UNAVAILABLE_REASONS: Messages = {
+    "no_time": {"id": "waktu pemeriksaan tidak cukup", "en": "not enough time was left"},
+    "dns": {
+        "id": "alamat server uji kecepatan tidak ditemukan",
+        "en": "the speed-test server's address was not found",
+    },
+    "download": {"id": "tidak ada data yang diterima", "en": "no data was received"},
+    "timeout": {
+        "id": "server uji kecepatan tidak menjawab tepat waktu",
+        "en": "the speed-test server did not answer in time",
+    },
+    "config": {
+        "id": "pengaturan uji kecepatan tidak dapat dibaca",
+        "en": "the speed-test settings could not be read",
+    },
+    "no_servers": {
+        "id": "tidak ada server uji kecepatan yang bisa dipakai",
+        "en": "no speed-test server could be used",
+    },
+    "mini_server": {
+        "id": "server uji kecepatan yang diatur tidak dapat dihubungi",
+        "en": "the configured speed-test server could not be reached",
+    },
+    "error": {"id": "uji kecepatan gagal", "en": "the speed test failed"},
+}
+
+
 class BandwidthProbe(BaseProbe):
     id = "bandwidth"
     title: ClassVar[LocalText] = {
@@ -57,8 +86,8 @@ class BandwidthProbe(BaseProbe):
             "en": "Latency rises by {added_ms:.0f} ms while the line is busy (bufferbloat).",
         },
         "bandwidth.unavailable": {
-            "id": "Kecepatan tidak dapat diukur ({reason}: {detail}).",
-            "en": "Speed could not be measured ({reason}: {detail}).",
+            "id": "Kecepatan internet tidak dapat diukur: {why}.",
+            "en": "Internet speed could not be measured: {why}.",
         },
     }
 
@@ -132,11 +161,12 @@ def judge(ctx: ProbeContext, m: Measurement) -> ProbeResult:
     details: dict[str, Any] = {"backend": m.backend, "server": m.server, **m.extra}
     if m.unavailable is not None:
         reason, detail = m.unavailable
-        finding = ctx.finding("bandwidth.unavailable", reason=reason, detail=detail)
-        summary = ctx.text(id="Kecepatan tidak terukur", en="Speed not measured")
-        return ProbeResult(
-            "bandwidth", Status.WARN, f"{summary}: {reason}.", (finding,), {}, details
+        why = UNAVAILABLE_REASONS.get(reason, UNAVAILABLE_REASONS["error"])
+        finding = ctx.finding("bandwidth.unavailable", reason=reason, detail=detail, why=why)
+        summary = ctx.text(
+            id=f"Kecepatan tidak terukur: {why['id']}.", en=f"Speed not measured: {why['en']}."
         )
+        return ProbeResult("bandwidth", Status.WARN, summary, (finding,), {}, details)
     phases = [p for p in (m.download, m.upload) if p is not None]
     lost = sum(p.lost for p in phases)
     latency = summarize(m.idle_rtts, [p.rtts for p in phases], lost)

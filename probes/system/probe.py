@@ -328,46 +328,42 @@ def _summary(
     ways: list[Way],
 ) -> str:
     names = _names(i.name for i in connected)
+    # (Indonesian, English) parts, joined in each language: the report keeps both
     if connected:
+        many = "s" if len(connected) > 1 else ""
         parts = [
-            ctx.text(
-                id=f"{len(connected)} antarmuka aktif ({names})",
-                en=f"{len(connected)} interface{'s' if len(connected) > 1 else ''} up ({names})",
+            (
+                f"{len(connected)} antarmuka aktif ({names})",
+                f"{len(connected)} interface{many} up ({names})",
             )
         ]
     elif unknown:
-        parts = [ctx.text(id="antarmuka tidak terbaca", en="interfaces unreadable")]
+        parts = [("antarmuka tidak terbaca", "interfaces unreadable")]
     else:
-        parts = [ctx.text(id="tidak ada antarmuka aktif", en="no interface up")]
+        parts = [("tidak ada antarmuka aktif", "no interface up")]
     if routes.present is True:
-        parts.append(ctx.text(id="rute default ada", en="default route present"))
+        parts.append(("rute default ada", "default route present"))
     elif routes.present is False:
-        parts.append(ctx.text(id="tidak ada rute default", en="no default route"))
+        parts.append(("tidak ada rute default", "no default route"))
     else:
-        parts.append(
-            ctx.text(
-                id="rute default tidak dapat diperiksa", en="default route could not be checked"
-            )
-        )
+        parts.append(("rute default tidak dapat diperiksa", "default route could not be checked"))
     if ways and not connected:
         # Without readable interfaces, the kernel's routes are what this run knows.
         routed, tried = sum(1 for w in ways if w.source), len(ways)
         parts.append(
-            ctx.text(
-                id=f"ada jalur ke {routed}/{tried} alamat",
-                en=f"route to {routed}/{tried} addresses",
-            )
+            (f"ada jalur ke {routed}/{tried} alamat", f"route to {routed}/{tried} addresses")
         )
     if vpn:
-        parts.append(f"VPN: {_names(vpn)}")
+        parts.append((f"VPN: {_names(vpn)}", f"VPN: {_names(vpn)}"))
     if proxies:
-        parts.append(
-            ctx.text(
-                id=f"variabel proxy: {_names(proxies)}", en=f"proxy variables: {_names(proxies)}"
-            )
-        )
+        parts.append((f"variabel proxy: {_names(proxies)}", f"proxy variables: {_names(proxies)}"))
     if unavailable:
         what = _names(dict.fromkeys(u.partition(" (")[0] for u in unavailable))
-        parts.append(ctx.text(id=f"tidak terbaca: {what}", en=f"not readable: {what}"))
-    text = "; ".join(parts)
-    return text[:1].upper() + text[1:] + "."
+        parts.append((f"tidak terbaca: {what}", f"not readable: {what}"))
+
+    def sentence(text: str) -> str:
+        return text[:1].upper() + text[1:] + "."
+
+    return ctx.text(
+        id=sentence("; ".join(i for i, _ in parts)), en=sentence("; ".join(e for _, e in parts))
+    )

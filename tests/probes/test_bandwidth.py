@@ -16,13 +16,14 @@ import pytest
 from jmo_doctor import config
 from jmo_doctor.api import ProbeResult, RunOptions, Status
 from jmo_doctor.context import ProbeRunContext, RunShared
+from jmo_doctor.i18n import texts_of
 from probes.bandwidth import _upload as _bandwidth_upload
 from probes.bandwidth._http import Measurement, Phase
 from probes.bandwidth._meter import BIN_S, Meter, Throughput, analyse, stable_start
 from probes.bandwidth._responsiveness import rpm, summarize, trimmed_mean
 from probes.bandwidth._speedtest import Endpoints
 from probes.bandwidth._upload import confirmed_bytes, next_upload_size
-from probes.bandwidth.probe import BandwidthProbe, judge
+from probes.bandwidth.probe import UNAVAILABLE_REASONS, BandwidthProbe, judge
 from tests.bandwidth_server import BandwidthServer
 
 
@@ -218,7 +219,11 @@ def test_speedtest_failures_become_unavailable(
     assert codes(result) == ["bandwidth.unavailable"]
     assert result.findings[0].data["reason"] == reason
     assert detail in result.findings[0].data["detail"]
-    assert reason in result.findings[0].message
+    # said in words (the reason code and the error's text are evidence, in the data)
+    said = texts_of(result.findings[0].message)
+    assert said is not None
+    assert said["en"].endswith(UNAVAILABLE_REASONS[reason]["en"] + ".")
+    assert reason not in said["id"]
 
 
 def test_speedtest_unreachable_config_is_unavailable(server: BandwidthServer) -> None:
