@@ -109,9 +109,12 @@ def test_lines_fit_and_no_word_is_split(name: str, lang: str, width: int) -> Non
         assert any(LONG_URL[:30] in line for line in lines)
     else:
         assert _words(rendered) == _words(widest)
+    # an evidence code is one word, never split; which hosts it was found on, --verbose says
+    verbose = text.plain(text.layout(_document(name, lang), width=width, verbose=True))
     for cause in _document(name, lang)["causes"]:
         for evidence in cause["evidence"]:
-            assert evidence in rendered  # an evidence item is one word: never split
+            assert evidence.partition("@")[0] in rendered
+            assert evidence in verbose
     code = _document(name, lang)["exit_code"]
     assert lines[-1].endswith(f" {code})")  # the verdict's exit code ends the report
 

@@ -58,6 +58,10 @@ _ID_COLUMN_MAX = 16
 _PHONE = 60
 #: Text beside a head that leaves less room than this goes under the head instead.
 _MIN_TEXT_WIDTH = 20
+#: Findings shown under a probe without --verbose: an offline phone's DNS probe alone has
+#: fifteen, one per resolver and host, and they would push the verdict screens away. The
+#: JSON report and --verbose keep every one.
+_FINDINGS_SHOWN = 3
 # What textwrap breaks at: a no-break space keeps "10 s" together.
 _WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")
 _BLANK = " \t\n\r\x0b\x0c"
@@ -243,11 +247,11 @@ def _layout(report: ReportView, verbose: bool, width: int) -> list[Line]:
     ]
     id_column = _id_column(report.probes)
     for probe in report.probes:
-        out += _probe_lines(probe, id_column, verbose, width)
+        out += _probe_lines(probe, id_column, verbose, width, lang)
     if report.causes:
         out += [[], [(label("causes", lang), "bold underline")]]
     for cause in report.causes:
-        out += _cause_lines(cause, lang, width)
+        out += _cause_lines(cause, lang, width, verbose)
     if report.warnings:
         out += [[], [(label("warnings", lang), "bold yellow")]]
         for warning in report.warnings:
@@ -262,7 +266,9 @@ def _id_column(probes: Sequence[ProbeView]) -> int:
     return min(_ID_COLUMN_MAX, max((len(p.id) for p in probes), default=6))
 
 
-def _probe_lines(probe: ProbeView, id_column: int, verbose: bool, width: int) -> list[Line]:
+def _probe_lines(
+    probe: ProbeView, id_column: int, verbose: bool, width: int, lang: str
+) -> list[Line]:
     status = probe.status
     style = _PROBE_STYLE.get(status, "")
     mark = f"[{_PROBE_MARK.get(status, '?')}]"
@@ -274,9 +280,12 @@ def _probe_lines(probe: ProbeView, id_column: int, verbose: bool, width: int) ->
         details = 8
     if status in ("pass", "skip") and not verbose:
         return out
-    for finding in probe.findings:
+    shown = probe.findings if verbose else probe.findings[:_FINDINGS_SHOWN]
+    for finding in shown:
         message = finding.code if finding.message is None else finding.message
         out += _wrap(f"- {message}", details, width, "dim", hanging=2)
+    if hidden := len(probe.findings) - len(shown):
+        out += _wrap(label("more_findings", lang, count=hidden), details, width, "dim")
     if verbose and probe.metrics:
         metrics = ", ".join(f"{k}={_number(v)}" for k, v in sorted(probe.metrics.items()))
         out += _wrap(metrics, details, width, "dim")
@@ -297,7 +306,17 @@ def _narrow(indent: int, width: int) -> int:
     return indent if width >= _PHONE else (indent + 1) // 2
 
 
-def _cause_lines(cause: CauseView, lang: str, width: int) -> list[Line]:
+def _counted(evidence: Sequence[str]) -> list[str]:
+    """``dns.timeout@bpjs-www, dns.timeout@google`` as ``dns.timeout ×2``: the codes say
+    what was found; which hosts, --verbose and the JSON report say."""
+    counts: dict[str, int] = {}
+    for item in evidence:
+        code = item.partition("@")[0]
+        counts[code] = counts.get(code, 0) + 1
+    return [code if n == 1 else f"{code} ×{n}" for code, n in counts.items()]
+
+
+def _cause_lines(cause: CauseView, lang: str, width: int, verbose: bool = False) -> list[Line]:
     severity = cause.severity
     confidence = label(f"confidence.{cause.confidence}", lang)
     tags = [f"{label('confidence', lang)} {confidence}"]
@@ -324,7 +343,8 @@ def _cause_lines(cause: CauseView, lang: str, width: int) -> list[Line]:
         step_indent = 7 if width >= _PHONE else body
         out += _beside((" " * step_indent + f"{number}. ", ""), step, width)
     if cause.evidence:
-        evidence = f"{label('evidence', lang)}: " + ", ".join(cause.evidence)
+        shown = cause.evidence if verbose else _counted(cause.evidence)
+        evidence = f"{label('evidence', lang)}: " + ", ".join(shown)
         out += _wrap(evidence, body, width, "dim")
     return out
 

@@ -116,13 +116,17 @@ def _states_from_sysfs(interfaces: dict[str, Interface]) -> bool:
     return any_read
 
 
+#: What the details say when psutil is not installed (by design on Linux and Termux).
+PSUTIL_MISSING = "psutil (not installed)"
+
+
 def _psutil_scan(
     unavailable: list[str],
 ) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
     try:
         psutil = _load_psutil()
     except ImportError:
-        unavailable.append("psutil (not installed)")
+        unavailable.append(PSUTIL_MISSING)
         return None, None
     except Exception as error:
         unavailable.append(f"psutil ({error_text(error, private=True)})")

@@ -53,7 +53,7 @@ from probes.system._paths import (
     split_tunnel,
     trace,
 )
-from probes.system._scan import scan_interfaces, scan_routes
+from probes.system._scan import PSUTIL_MISSING, scan_interfaces, scan_routes
 from probes.system._termux import Refusal, read_termux_api
 
 T = TypeVar("T")
@@ -357,8 +357,11 @@ def _summary(
         parts.append((f"VPN: {_names(vpn)}", f"VPN: {_names(vpn)}"))
     if proxies:
         parts.append((f"variabel proxy: {_names(proxies)}", f"proxy variables: {_names(proxies)}"))
-    if unavailable:
-        what = _names(dict.fromkeys(u.partition(" (")[0] for u in unavailable))
+    # psutil is left out on purpose wherever it would need a compiler (Linux, Termux):
+    # missing, it is not news; only what the fallbacks could not read is.
+    lacking = [u for u in unavailable if u != PSUTIL_MISSING]
+    if lacking:
+        what = _names(dict.fromkeys(u.partition(" (")[0] for u in lacking))
         parts.append((f"tidak terbaca: {what}", f"not readable: {what}"))
 
     def sentence(text: str) -> str:
