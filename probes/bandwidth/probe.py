@@ -69,6 +69,7 @@ class BandwidthProbe(BaseProbe):
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         settings = ctx.config.bandwidth
         duration = min(settings.duration, (budget(ctx, 600.0) - SETUP_S) / 2)
+        max_mb = settings.max_mb
         if duration < MIN_PHASE_S:
             measurement = Measurement(settings.backend, "", unavailable=("no_time", "deadline"))
         else:
@@ -80,7 +81,7 @@ class BandwidthProbe(BaseProbe):
                 endpoints = self._endpoints or OOKLA
                 measurement = await measure(ctx, duration, endpoints, live)
             else:
-                measurement = await http_backend.measure(ctx, duration, live)
+                measurement = await http_backend.measure(ctx, duration, max_mb, live)
         return judge(ctx, measurement)
 
 
@@ -114,6 +115,7 @@ def _phase_metrics(name: str, phase: Phase | None) -> dict[str, float]:
         f"{name}_total_mbps": round(t.total_mbps, 3),
         f"{name}_bytes": float(t.bytes),
         f"{name}_seconds": round(t.seconds, 3),
+        f"{name}_moved_bytes": float(phase.moved_bytes),
     }
 
 
@@ -122,6 +124,7 @@ def _phase_detail(phase: Phase | None) -> dict[str, Any] | None:
         return None
     detail = phase.throughput.as_detail()
     detail.update(loaded_rtt_samples=len(phase.rtts), loaded_rtt_lost=phase.lost)
+    detail.update(end_reason=phase.end_reason, lower_bound=phase.lower_bound)
     if phase.errors:
         detail["errors"] = sorted(set(phase.errors))[:5]
     return detail
@@ -142,6 +145,8 @@ def judge(ctx: ProbeContext, m: Measurement) -> ProbeResult:
     latency = summarize(m.idle_rtts, [p.rtts for p in phases], lost)
     metrics = {**_phase_metrics("download", m.download), **_phase_metrics("upload", m.upload)}
     metrics.update(latency.metrics())
+    # the data the test used, both directions: what the person's quota paid for
+    metrics["data_bytes"] = float(sum(p.moved_bytes for p in phases))
     details.update(
         download=_phase_detail(m.download),
         upload=_phase_detail(m.upload),
@@ -152,7 +157,10 @@ def judge(ctx: ProbeContext, m: Measurement) -> ProbeResult:
     if down is not None and down < settings.min_download_mbps:
         findings.append(
             ctx.finding(
-                "bandwidth.low", download_mbps=round(down, 3), min_mbps=settings.min_download_mbps
+                "bandwidth.low",
+                download_mbps=round(down, 3),
+                min_mbps=settings.min_download_mbps,
+                lower_bound=m.download.lower_bound if m.download else False,
             )
         )
     if latency.added_ms is not None and latency.added_ms > settings.bufferbloat_ms:
@@ -172,12 +180,9 @@ def judge(ctx: ProbeContext, m: Measurement) -> ProbeResult:
 
 
 def _summary(ctx: ProbeContext, m: Measurement, latency: Responsiveness) -> str:
-    down = m.download.throughput.mbps if m.download else 0.0
-    up = m.upload.throughput.mbps if m.upload else 0.0
-    text = ctx.text(
-        id=f"Unduh {down:.1f} Mbit/s, unggah {up:.1f} Mbit/s",
-        en=f"Download {down:.1f} Mbit/s, upload {up:.1f} Mbit/s",
-    )
+    down = _rate(m.download)
+    up = _rate(m.upload)
+    text = ctx.text(id=f"Unduh {down}, unggah {up}", en=f"Download {down}, upload {up}")
     if latency.idle_ms is not None and latency.loaded_ms is not None:
         text += ctx.text(
             id=f"; latensi {latency.idle_ms:.0f} ms diam, {latency.loaded_ms:.0f} ms sibuk",
@@ -185,4 +190,17 @@ def _summary(ctx: ProbeContext, m: Measurement, latency: Responsiveness) -> str:
         )
         if latency.rpm is not None:
             text += f" ({latency.rpm:.0f} RPM)"
+    if any(p is not None and p.lower_bound for p in (m.download, m.upload)):
+        mb = m.extra.get("max_mb", 0.0)
+        text += ctx.text(
+            id=f"; batas data {mb:g} MB tercapai sebelum kecepatan stabil (≥: bisa lebih cepat)",
+            en=f"; the {mb:g} MB data limit ended the test before the rate was steady"
+            " (≥: it may be faster)",
+        )
     return text + "."
+
+
+def _rate(phase: Phase | None) -> str:
+    """``12.3 Mbit/s``; ``≥12.3 Mbit/s`` when the data budget cut the phase short."""
+    mbps = phase.throughput.mbps if phase else 0.0
+    return f"{'≥' if phase is not None and phase.lower_bound else ''}{mbps:.1f} Mbit/s"
