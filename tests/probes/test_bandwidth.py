@@ -16,6 +16,7 @@ import pytest
 from jmo_doctor import config
 from jmo_doctor.api import ProbeResult, RunOptions, Status
 from jmo_doctor.context import ProbeRunContext, RunShared
+from probes.bandwidth import _budget
 from probes.bandwidth import _upload as _bandwidth_upload
 from probes.bandwidth._http import Measurement, Phase
 from probes.bandwidth._meter import BIN_S, Meter, Throughput, analyse, stable_start
@@ -335,3 +336,64 @@ def test_bytes_acked_counts_what_the_peer_received() -> None:
                     break
                 time.sleep(0.01)
             assert _bandwidth_upload.bytes_acked(client) == before + 100_000
+
+
+# --- the data budget and the adaptive stop ---------------------------------------------------
+
+
+def test_data_budget_is_never_exceeded(server: BandwidthServer) -> None:
+    """2 MB on loopback (gigabits a second): the budget, not the rate, ends both phases;
+    the server is never asked for, nor sent, more than the budget, and the figure is
+    flagged as a lower bound in the details, the summary and the metrics."""
+    result = run_probe(toml(server, duration=3.0, max_mb=2.0))
+    limit = 2_000_000
+    moved = result.metrics["download_moved_bytes"] + result.metrics["upload_moved_bytes"]
+    assert 0 < moved <= limit
+    assert result.metrics["data_bytes"] == moved
+    assert server.settings.requested + server.settings.received <= limit
+    assert result.details["reserved_bytes"] <= limit
+    assert result.details["download"]["end_reason"] == "budget"
+    assert result.details["download"]["lower_bound"] is True
+    assert "≥" in result.summary and "2 MB" in result.summary
+
+
+def test_budget_is_split_so_the_upload_keeps_its_share(server: BandwidthServer) -> None:
+    result = run_probe(toml(server, duration=3.0, max_mb=4.0))
+    down = result.metrics["download_moved_bytes"]
+    up = result.metrics["upload_moved_bytes"]
+    assert down <= 4_000_000 * _budget.DOWNLOAD_SHARE
+    assert up > 1_000_000, result.details["upload"]  # what the download left is used
+    assert down + up <= 4_000_000
+
+
+def _meter_with(rates_mbps: list[float], seconds_each: float) -> Meter:
+    """A meter fed at each rate in turn, ``seconds_each`` per rate."""
+    meter = Meter(0.0)
+    bins_each = round(seconds_each / BIN_S)
+    for rate in rates_mbps:
+        for _ in range(bins_each):
+            meter.bins.append(rate * 1e6 / 8 * BIN_S)
+    return meter
+
+
+def test_a_steady_rate_is_seen_as_steady_and_a_ramp_is_not() -> None:
+    flat = _meter_with([10.0], 3.0)
+    assert not _budget.is_steady(flat, _budget.MIN_STEADY_PHASE_S - 0.1)  # too soon
+    assert _budget.is_steady(flat, 2.5)
+    rising = _meter_with([2.0, 4.0, 6.0, 8.0, 10.0, 12.0], 0.5)
+    assert not _budget.is_steady(rising, 2.9)
+    # ±3 % wobble, second by second, is steady; ±10 % is not
+    assert _budget.is_steady(_meter_with([10.0, 10.3, 9.7] * 2, 1.0), 5.9)
+    assert not _budget.is_steady(_meter_with([10.0, 11.0, 9.0] * 2, 0.5), 2.9)
+
+
+def test_a_stalled_link_is_not_steady() -> None:
+    stalled = _meter_with([10.0, 0.0], 2.0)
+    assert not _budget.is_steady(stalled, 3.9)
+
+
+def test_budget_reservations_stop_at_the_limit() -> None:
+    budget = _budget.DataBudget(1000)
+    assert budget.reserve(600, ceiling=500) == 500
+    assert budget.reserve(600) == 500
+    assert budget.reserve(1) == 0 and budget.left() == 0
