@@ -5,10 +5,13 @@
   it (``{bytes}`` in ``download_url``), an upload write is reserved before it is made.
   So the run never asks for, or sends, more than the budget, whatever the link's speed.
   The download may reserve ``DOWNLOAD_SHARE`` of it; the upload gets what is left.
-- **The steady rate** (the networkQuality / fast.com way): the rates of the last
-  ``STEADY_COUNT`` windows of ``STEADY_WINDOW_S`` seconds, ``STEADY_STEP_S`` apart, lie
-  within ``STEADY_SPREAD`` of their mean. Once they do, more seconds would not change
-  the figure: the phase ends. The figure itself is still ``_meter.analyse``'s median.
+- **The steady rate** (the networkQuality / fast.com way: a moving figure that has
+  stopped moving): the phase's figure — ``_meter.analyse``'s median of 1 s windows after
+  the ramp — taken as if the phase had ended at each of the last ``STEADY_COUNT`` steps
+  ``STEADY_STEP_S`` apart, lies within ``STEADY_SPREAD`` of its mean. Once it does, more
+  seconds would not change the answer: the phase ends. Judging the figure rather than
+  raw 1 s rates matters: four streams sharing a small queue make 1 s rates wobble by
+  ±5-10 % (loss recovery) while their median holds still.
 - **The duration** is the most a phase may take.
 
 A phase the budget ended before its rate was steady gives a lower bound: the link may be
@@ -21,17 +24,20 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from probes.bandwidth._meter import BIN_S, Meter
+from probes.bandwidth._meter import BIN_S, Meter, analyse
 
 #: Of the budget, the download may reserve this share; the upload gets the rest (uplinks
 #: are seldom faster than downlinks, so they need less data for as many seconds).
 DOWNLOAD_SHARE = 0.6
-STEADY_WINDOW_S = 1.0
 STEADY_STEP_S = 0.2
-STEADY_COUNT = 5
-STEADY_SPREAD = 0.05
-#: No phase is called steady sooner: a ramp that has just levelled off can still rise.
-MIN_STEADY_PHASE_S = 2.0
+STEADY_COUNT = 6
+STEADY_SPREAD = 0.02
+#: No phase is ended as steady sooner: a ramp that has just levelled off can still rise,
+#: and at 1 Mbit/s four streams' loss recovery makes shorter figures vary by ±10 %.
+MIN_STEADY_PHASE_S = 2.5
+#: When the budget has ended a phase, its figure counts as steady (no lower bound) if it
+#: held still over at least this long: the link was measured, the budget only saved time.
+MIN_STEADY_AT_BUDGET_S = 1.2
 #: A download request smaller than this is not worth its round trip.
 MIN_REQUEST_BYTES = 64 * 1024
 
@@ -78,30 +84,37 @@ class PhaseEnd:
         if now < self.at:
             self.at, self.reason = now, reason
 
-
-def window_rates(meter: Meter, now: float) -> list[float]:
-    """Mbit/s of the last ``STEADY_COUNT`` windows, newest first, over whole bins only."""
-    last_bin = int((now - meter.start) / BIN_S)  # the bin ``now`` is in is not full yet
-    width = round(STEADY_WINDOW_S / BIN_S)
-    step = round(STEADY_STEP_S / BIN_S)
-    rates = []
-    for k in range(STEADY_COUNT):
-        high = last_bin - k * step
-        low = high - width
-        if low < 0:
-            break
-        rates.append(sum(meter.bins[low:high]) * 8 / STEADY_WINDOW_S / 1e6)
-    return rates
+    def spent(self, meter: Meter, now: float) -> None:
+        """The budget ended the phase at ``now``: a lower bound unless the figure had
+        already held still."""
+        steady = is_steady(meter, now, MIN_STEADY_AT_BUDGET_S)
+        self.cut(now, "steady" if steady else "budget")
 
 
-def is_steady(meter: Meter, now: float) -> bool:
-    if now - meter.start < MIN_STEADY_PHASE_S:
+def recent_figures(meter: Meter, now: float) -> list[float]:
+    """The phase's figure (``analyse``'s median) had it ended at each of the last
+    ``STEADY_COUNT`` steps, newest first; whole bins only."""
+    whole = meter.start + int((now - meter.start) / BIN_S) * BIN_S
+    ends = [whole - k * STEADY_STEP_S for k in range(STEADY_COUNT)]
+    return [analyse(meter, end).mbps for end in ends if end > meter.start]
+
+
+def is_steady(meter: Meter, now: float, min_phase_s: float = MIN_STEADY_PHASE_S) -> bool:
+    """Whether the figure has stopped moving: more seconds would not change it."""
+    if now - meter.start < min_phase_s:
         return False
-    rates = window_rates(meter, now)
-    if len(rates) < STEADY_COUNT:
+    figures = recent_figures(meter, now)
+    if len(figures) < STEADY_COUNT:
         return False
-    mean = statistics.fmean(rates)
-    return mean > 0 and max(rates) - min(rates) <= STEADY_SPREAD * mean
+    mean = statistics.fmean(figures)
+    return mean > 0 and max(figures) - min(figures) <= allowed_spread(now - meter.start) * mean
+
+
+def allowed_spread(elapsed: float) -> float:
+    """``STEADY_SPREAD`` at ``MIN_STEADY_PHASE_S``, growing with the square of the time:
+    the longer the phase, the more windows its median rests on, and a figure still
+    moving by a few % after 4 s is the link's own noise, not a trend."""
+    return STEADY_SPREAD * max(1.0, elapsed / MIN_STEADY_PHASE_S) ** 2
 
 
 def budget_bytes(max_mb: float) -> int:

@@ -100,7 +100,7 @@ async def download(
     async with new_client() as client:
         await run_streams([stream(i) for i in range(streams)], lambda: phase.at, tick)
     if spent:  # every stream has used its share: the budget, not the link, ended the phase
-        phase.cut(time.monotonic(), "budget")
+        phase.spent(meter, time.monotonic())
     tick(phase.at)  # the phase is over, however it ended: the display says so
     return analyse(meter, min(phase.at, time.monotonic())), errors, int(sum(meter.bins))
 

@@ -172,7 +172,7 @@ async def upload(
         tick,
     )
     if budget.left() == 0:
-        phase.cut(done.window_end(phase.at), "budget")
+        phase.spent(live if streaming else done.meter, done.window_end(phase.at))
     tick(phase.at)  # the phase is over, however it ended: the display says so
     return analyse(done.meter, done.window_end(phase.at)), done.errors, budget.reserved - before
 

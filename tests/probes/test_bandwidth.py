@@ -377,19 +377,25 @@ def _meter_with(rates_mbps: list[float], seconds_each: float) -> Meter:
 
 
 def test_a_steady_rate_is_seen_as_steady_and_a_ramp_is_not() -> None:
-    flat = _meter_with([10.0], 3.0)
+    flat = _meter_with([10.0], 4.0)
     assert not _budget.is_steady(flat, _budget.MIN_STEADY_PHASE_S - 0.1)  # too soon
-    assert _budget.is_steady(flat, 2.5)
-    rising = _meter_with([2.0, 4.0, 6.0, 8.0, 10.0, 12.0], 0.5)
-    assert not _budget.is_steady(rising, 2.9)
-    # ±3 % wobble, second by second, is steady; ±10 % is not
-    assert _budget.is_steady(_meter_with([10.0, 10.3, 9.7] * 2, 1.0), 5.9)
-    assert not _budget.is_steady(_meter_with([10.0, 11.0, 9.0] * 2, 0.5), 2.9)
+    assert _budget.is_steady(flat, _budget.MIN_STEADY_PHASE_S + 0.1)
+    rising = _meter_with([2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0], 0.5)
+    assert not _budget.is_steady(rising, 3.4)
+    # the rate doubles at 2 s: the figure is still moving a second later
+    assert not _budget.is_steady(_meter_with([10.0, 20.0], 2.0), 3.0)
+    assert _budget.is_steady(_meter_with([10.0, 20.0], 4.0), 7.9)
 
 
 def test_a_stalled_link_is_not_steady() -> None:
     stalled = _meter_with([10.0, 0.0], 2.0)
     assert not _budget.is_steady(stalled, 3.9)
+
+
+def test_the_allowed_spread_grows_with_the_phase() -> None:
+    assert _budget.allowed_spread(1.0) == _budget.STEADY_SPREAD
+    assert _budget.allowed_spread(_budget.MIN_STEADY_PHASE_S) == _budget.STEADY_SPREAD
+    assert 0.04 < _budget.allowed_spread(4.0) < 0.06
 
 
 def test_budget_reservations_stop_at_the_limit() -> None:
