@@ -12,6 +12,7 @@ LABELS: dict[str, dict[str, str]] = {
     "verdict": {"id": "Kesimpulan", "en": "Verdict"},
     "exit_code": {"id": "kode keluar", "en": "exit code"},
     "seconds": {"id": "dtk", "en": "s"},
+    "data_used": {"id": "Kuota data terpakai: sekitar {amount}", "en": "Data used: about {amount}"},
     "confidence": {"id": "keyakinan", "en": "confidence"},
     "article": {"id": "artikel bagian", "en": "article section"},
     "article_intro": {"id": "pendahuluan artikel", "en": "article introduction"},
