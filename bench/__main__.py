@@ -15,8 +15,9 @@ SUITES = {
     "connectivity": "bench.connectivity:run",
     "bandwidth": "bench.bandwidth:run",
     "soak": "bench.soak:run",
+    "verdict": "bench.verdict:run",
 }
-NEEDS_ROOT = {"connectivity", "bandwidth", "soak"}
+NEEDS_ROOT = {"connectivity", "bandwidth", "soak", "verdict"}
 
 
 def main(names: list[str]) -> int:
