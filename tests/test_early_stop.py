@@ -1,0 +1,83 @@
+"""Early stop: the slow wave (bandwidth) is skipped, and says why, once the first wave
+made a critical cause certain; evidence that is not decisive still waits for it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from typing import Any
+
+from jmo_doctor.api import Finding, ProbeContext, ProbeResult, Status
+from jmo_doctor.early import DECISIVE_CAUSES, certain_cause
+from jmo_doctor.runner import run_probes
+from tests.helpers import FuncProbe, loaded, make_shared
+
+SLOW_S = 1.5
+
+
+def _reporting(probe_id: str, *findings: Finding, status: Status = Status.FAIL) -> FuncProbe:
+    async def body(ctx: ProbeContext) -> ProbeResult:
+        return ProbeResult(probe_id, status, probe_id, findings)
+
+    return FuncProbe(probe_id, body)
+
+
+async def _slow_measurement(ctx: ProbeContext) -> str:
+    await asyncio.sleep(SLOW_S)
+    return "measured"
+
+
+def _run(first: FuncProbe, lang: str = "en") -> tuple[dict[str, ProbeResult], float]:
+    slow = replace(loaded(FuncProbe("bandwidth", _slow_measurement)), slow=True)
+    began = time.monotonic()
+    results = run_probes([loaded(first), slow], make_shared(timeout=10, lang=lang))
+    return {r.id: r for r in results}, time.monotonic() - began
+
+
+def _portal(**data: Any) -> Finding:
+    return Finding("http.captive_portal", "portal", "captive", {"status": 302, **data})
+
+
+def test_a_captive_portal_makes_the_bandwidth_test_unneeded() -> None:
+    results, elapsed = _run(_reporting("http", _portal()))
+    skipped = results["bandwidth"]
+    assert skipped.status is Status.SKIP
+    assert skipped.findings[0].code == "probe.skipped"
+    assert skipped.findings[0].data == {"reason": "not_needed", "cause": "captive_portal"}
+    assert skipped.summary.startswith("Not needed: the cause is already certain (")
+    assert elapsed < SLOW_S, "the run waited for a measurement it did not need"
+
+
+def test_the_reason_is_said_in_indonesian_too() -> None:
+    results, _ = _run(_reporting("http", _portal()), lang="id")
+    assert results["bandwidth"].summary.startswith("Tidak diperlukan: penyebabnya sudah pasti (")
+
+
+def test_an_offline_device_needs_no_bandwidth_test() -> None:
+    offline = Finding("system.offline", "no route", None, {"reason": "no_route"})
+    results, elapsed = _run(_reporting("system", offline))
+    assert results["bandwidth"].findings[0].data["cause"] == "offline"
+    assert elapsed < SLOW_S
+
+
+def test_evidence_that_is_not_decisive_still_waits() -> None:
+    # loss on the path is a warning: the bandwidth test may still find a slow link
+    loss = Finding("latency.loss", "loss", "bpjs-www", {"loss_pct": 30.0})
+    results, elapsed = _run(_reporting("tcp", loss, status=Status.WARN))
+    assert results["bandwidth"].status is Status.PASS
+    assert results["bandwidth"].summary == "measured"
+    assert elapsed >= SLOW_S
+
+
+def test_a_healthy_first_wave_still_measures() -> None:
+    results, elapsed = _run(_reporting("dns", status=Status.PASS))
+    assert results["bandwidth"].summary == "measured" and elapsed >= SLOW_S
+
+
+def test_only_critical_high_confidence_path_faults_are_decisive() -> None:
+    # warning-level causes and the "nothing found" ones never are
+    assert not {"unstable_connection", "slow_connection", "kpj_not_linked"} & DECISIVE_CAUSES
+    portal = ProbeResult("http", Status.FAIL, "", (_portal(),))
+    assert certain_cause([portal], make_shared().config.targets, "en") is not None
+    assert certain_cause([], make_shared().config.targets, "en") is None
