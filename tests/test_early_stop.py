@@ -8,10 +8,11 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from jmo_doctor.api import Finding, ProbeContext, ProbeResult, Status
+from jmo_doctor.api import Decided, Fact, Finding, ProbeContext, ProbeResult, Status
+from jmo_doctor.context import ProbeRunContext
 from jmo_doctor.early import DECISIVE_CAUSES, certain_cause
 from jmo_doctor.runner import run_probes
-from tests.helpers import FuncProbe, loaded, make_shared
+from tests.helpers import FuncProbe, loaded, make_context, make_shared
 
 SLOW_S = 1.5
 
@@ -62,12 +63,25 @@ def test_an_offline_device_needs_no_bandwidth_test() -> None:
 
 
 def test_evidence_that_is_not_decisive_still_waits() -> None:
-    # loss on the path is a warning: the bandwidth test may still find a slow link
-    loss = Finding("latency.loss", "loss", "bpjs-www", {"loss_pct": 30.0})
-    results, elapsed = _run(_reporting("tcp", loss, status=Status.WARN))
+    # the device clock is off: a fault of the device, not the path; the link may still be
+    # slow besides, so the bandwidth test keeps its say
+    skew = Finding("clock.skew", "skew", None, {"skew_s": -3 * 3600.0})
+    results, elapsed = _run(_reporting("clock", skew))
     assert results["bandwidth"].status is Status.PASS
     assert results["bandwidth"].summary == "measured"
     assert elapsed >= SLOW_S
+
+
+def test_a_lossy_path_needs_no_bandwidth_test() -> None:
+    # loss makes TCP's throughput collapse: the figure would only repeat the loss
+    loss = [
+        Finding("latency.loss", "loss", name, {"loss_pct": 30.0})
+        for name in ("bpjs-www", "bpjs-sso", "google")
+    ]
+    results, elapsed = _run(_reporting("tcp", *loss, status=Status.WARN))
+    assert results["bandwidth"].status is Status.SKIP
+    assert results["bandwidth"].findings[0].data["cause"] == "unstable_connection"
+    assert elapsed < SLOW_S
 
 
 def test_a_healthy_first_wave_still_measures() -> None:
@@ -76,8 +90,72 @@ def test_a_healthy_first_wave_still_measures() -> None:
 
 
 def test_only_critical_high_confidence_path_faults_are_decisive() -> None:
-    # warning-level causes and the "nothing found" ones never are
-    assert not {"unstable_connection", "slow_connection", "kpj_not_linked"} & DECISIVE_CAUSES
+    # device and app causes, the slow link itself and "nothing found" never are
+    assert not {"clock_skew", "slow_connection", "kpj_not_linked"} & DECISIVE_CAUSES
     portal = ProbeResult("http", Status.FAIL, "", (_portal(),))
     assert certain_cause([portal], make_shared().config.targets, "en") is not None
     assert certain_cause([], make_shared().config.targets, "en") is None
+
+
+# --- facts published while the run goes on ---------------------------------------------------
+
+
+def test_unless_returns_the_work_when_no_fact_comes() -> None:
+    async def go() -> str:
+        ctx = make_context()
+        return await ctx.unless(asyncio.sleep(0.01, "done"), Fact.unreachable("bpjs-www"))
+
+    assert asyncio.run(go()) == "done"
+
+
+def test_a_published_fact_ends_the_wait_at_once() -> None:
+    async def go() -> tuple[str, float]:
+        shared = make_shared()
+        ctx = ProbeRunContext(shared, "tls", {})
+        other = ProbeRunContext(shared, "tcp", {})  # another probe of the same run
+
+        async def tcp_finds_it_unreachable() -> None:
+            await asyncio.sleep(0.1)
+            other.publish(Fact.unreachable("bpjs-www"))
+
+        began = time.monotonic()
+        publisher = asyncio.ensure_future(tcp_finds_it_unreachable())
+        try:
+            await ctx.unless(asyncio.sleep(5.0), Fact.unreachable("bpjs-www"))
+        except Decided as decided:
+            await publisher
+            return str(decided), time.monotonic() - began
+        return "waited", time.monotonic() - began
+
+    said, elapsed = asyncio.run(go())
+    assert said == "not needed: unreachable (bpjs-www)"
+    assert elapsed < 1.0
+
+
+def test_a_fact_about_another_target_does_not_end_the_wait() -> None:
+    async def go() -> str:
+        ctx = make_context()
+        ctx.publish(Fact.unreachable("google"))
+        return await ctx.unless(asyncio.sleep(0.2, "done"), Fact.unreachable("bpjs-www"))
+
+    assert asyncio.run(go()) == "done"
+
+
+def test_a_fact_known_before_skips_the_work_without_starting_it() -> None:
+    started: list[bool] = []
+
+    async def work() -> str:
+        started.append(True)
+        return "ran"
+
+    async def go() -> str:
+        ctx = make_context()
+        ctx.publish(Fact.unreachable("bpjs-www"))
+        assert ctx.known(Fact.unreachable("bpjs-www"))
+        try:
+            return await ctx.unless(work(), Fact.unreachable("bpjs-www"))
+        except Decided as decided:
+            return str(decided.fact)
+
+    assert asyncio.run(go()) == "unreachable (bpjs-www)"
+    assert not started
