@@ -1,5 +1,5 @@
 """Early stop: the slow wave (bandwidth) is skipped, and says why, once the first wave
-made a critical cause certain; evidence that is not decisive still waits for it."""
+made a path fault certain; evidence that is not decisive still waits for it."""
 
 from __future__ import annotations
 
