@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from jmo_doctor.api import ProbeResult, Status
 from jmo_doctor.context import ProbeRunContext, RunShared, make_finding
 from jmo_doctor.early import certain_cause
+from jmo_doctor.facts import facts_from
 from jmo_doctor.plugins import LoadedProbe
 from jmo_doctor.threads import EXECUTOR
 
@@ -160,6 +161,8 @@ async def _run_all(probes: Sequence[LoadedProbe], shared: RunShared, board: Boar
     # the latency and loss figures measure our own traffic. So they go second.
     first, slow = [p for p in probes if not p.slow], [p for p in probes if p.slow]
     await asyncio.gather(*(_guarded(p, shared, board, verbose) for p in first))
+    for fact in facts_from([s.result for s in board.snapshot() if s.result is not None]):
+        shared.publish(fact)
     if slow and (certain := _certain(board, shared)) is not None:
         for loaded in slow:
             board.finish(not_needed_result(loaded.id, shared.lang, *certain))

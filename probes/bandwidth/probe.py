@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from jmo_doctor.api import (
     BaseProbe,
+    Fact,
     Finding,
     LocalText,
     Messages,
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 #: Time a run needs besides the two phases: lookups, idle RTTs, connects, settling, and
 #: the wait for the last upload requests' answers.
 SETUP_S = 1.5 + UPLOAD_DRAIN_S
+#: The data budget on cellular data, whatever ``max_mb`` says (if that is larger).
+MOBILE_MAX_MB = 5.0
 #: Below this many seconds per direction no figure is worth reporting.
 MIN_PHASE_S = 0.5
 
@@ -70,6 +73,9 @@ class BandwidthProbe(BaseProbe):
         settings = ctx.config.bandwidth
         duration = min(settings.duration, (budget(ctx, 600.0) - SETUP_S) / 2)
         max_mb = settings.max_mb
+        on_mobile = ctx.known(Fact.mobile_data())
+        if on_mobile:  # prepaid quota: ask nothing, spend little, and say so
+            max_mb = min(max_mb, MOBILE_MAX_MB)
         if duration < MIN_PHASE_S:
             measurement = Measurement(settings.backend, "", unavailable=("no_time", "deadline"))
         else:
@@ -82,6 +88,8 @@ class BandwidthProbe(BaseProbe):
                 measurement = await measure(ctx, duration, endpoints, live)
             else:
                 measurement = await http_backend.measure(ctx, duration, max_mb, live)
+        if on_mobile:
+            measurement.extra["mobile_data"] = True
         return judge(ctx, measurement)
 
 
@@ -190,6 +198,12 @@ def _summary(ctx: ProbeContext, m: Measurement, latency: Responsiveness) -> str:
         )
         if latency.rpm is not None:
             text += f" ({latency.rpm:.0f} RPM)"
+    if m.extra.get("mobile_data"):
+        mb = m.extra.get("max_mb", MOBILE_MAX_MB)
+        text += ctx.text(
+            id=f"; data seluler: tes dibatasi {mb:g} MB",
+            en=f"; mobile data: test capped at {mb:g} MB",
+        )
     if any(p is not None and p.lower_bound for p in (m.download, m.upload)):
         mb = m.extra.get("max_mb", 0.0)
         text += ctx.text(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from jmo_doctor import config
-from jmo_doctor.api import ProbeResult, RunOptions, Status
+from jmo_doctor.api import Fact, ProbeResult, RunOptions, Status
 from jmo_doctor.context import ProbeRunContext, RunShared
 from probes.bandwidth import _budget
 from probes.bandwidth import _upload as _bandwidth_upload
@@ -23,7 +23,7 @@ from probes.bandwidth._meter import BIN_S, Meter, Throughput, analyse, stable_st
 from probes.bandwidth._responsiveness import rpm, summarize, trimmed_mean
 from probes.bandwidth._speedtest import Endpoints
 from probes.bandwidth._upload import confirmed_bytes, next_upload_size
-from probes.bandwidth.probe import BandwidthProbe, judge
+from probes.bandwidth.probe import MOBILE_MAX_MB, BandwidthProbe, judge
 from tests.bandwidth_server import BandwidthServer
 
 
@@ -52,6 +52,7 @@ def run_probe(
     timeout: float = 15.0,
     endpoints: Endpoints | None = None,
     progress: list[tuple[float | None, str]] | None = None,
+    facts: tuple[Fact, ...] = (),
 ) -> ProbeResult:
     def sink(_probe: str, fraction: float | None, note: str) -> None:
         if progress is not None:
@@ -65,7 +66,13 @@ def run_probe(
         progress=sink,
     )
     ctx = ProbeRunContext(shared, "bandwidth", BandwidthProbe.messages)
-    return asyncio.run(BandwidthProbe(endpoints).run(ctx))
+
+    async def run() -> ProbeResult:
+        for fact in facts:  # as the runner publishes them after the first wave
+            shared.publish(fact)
+        return await BandwidthProbe(endpoints).run(ctx)
+
+    return asyncio.run(run())
 
 
 def codes(result: ProbeResult) -> list[str]:
@@ -403,3 +410,18 @@ def test_budget_reservations_stop_at_the_limit() -> None:
     assert budget.reserve(600, ceiling=500) == 500
     assert budget.reserve(600) == 500
     assert budget.reserve(1) == 0 and budget.left() == 0
+
+
+def test_on_mobile_data_the_budget_is_small_and_said(server: BandwidthServer) -> None:
+    result = run_probe(toml(server, duration=3.0, max_mb=25.0), facts=(Fact.mobile_data(),))
+    limit = MOBILE_MAX_MB * 1e6
+    assert 0 < result.metrics["data_bytes"] <= limit
+    assert server.settings.requested + server.settings.received <= limit
+    assert result.details["max_mb"] == MOBILE_MAX_MB and result.details["mobile_data"] is True
+    assert "mobile data: test capped at 5 MB" in result.summary
+
+
+def test_a_smaller_max_mb_wins_on_mobile_data(server: BandwidthServer) -> None:
+    result = run_probe(toml(server, duration=3.0, max_mb=1.0), facts=(Fact.mobile_data(),))
+    assert result.details["max_mb"] == 1.0
+    assert result.metrics["data_bytes"] <= 1e6
