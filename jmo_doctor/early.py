@@ -5,12 +5,11 @@ change the verdict — it would only keep the person waiting, and spend their da
 "Certain" is narrow on purpose: the verdict's first cause is of high confidence and one
 of :data:`DECISIVE_CAUSES` — faults of the path itself, where a bandwidth figure is
 meaningless (offline, a portal, a resolver that fails or lies, a VPN swallowing the
-traffic, an interceptor), beside the point (BPJS's side is down), or misleading: on a
-path that loses packets TCP's throughput collapses (0.1 Mbit/s measured at 30 % loss in
-the lab), so the test would only report the loss again as a "slow connection" — and
-rank it above the loss that causes it — after keeping the person waiting for the whole
-of its duration. Causes of the device or the app (the clock, the app version) leave the
-bandwidth test its say: the link may be slow besides. Nothing decisive is cut.
+traffic, an interceptor) or beside the point (BPJS's side is down). Nothing decisive is
+cut: an unstable connection is *not* decisive — on a 300 kbit/s link the first wave's
+own traffic makes the latency jitter and lose packets, and only the bandwidth test tells
+that the link is slow (tests/test_bandwidth_lab.py); causes of the device or the app
+(the clock, the app version) leave the test its say too: the link may be slow besides.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ DECISIVE_CAUSES = frozenset(
         "vpn_or_proxy",
         "tls_intercepted",
         "bpjs_unreachable",
-        "unstable_connection",
     }
 )
 
