@@ -425,3 +425,24 @@ def test_a_smaller_max_mb_wins_on_mobile_data(server: BandwidthServer) -> None:
     result = run_probe(toml(server, duration=3.0, max_mb=1.0), facts=(Fact.mobile_data(),))
     assert result.details["max_mb"] == 1.0
     assert result.metrics["data_bytes"] <= 1e6
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("0", "greater than 0"),
+        ("-5.0", "greater than 0"),
+        ("nan", "finite number"),
+        ("25000", "at most 1000"),
+        ('"25"', "a number"),
+    ],
+)
+def test_max_mb_is_checked_at_load(value: str, problem: str) -> None:
+    with pytest.raises(config.ConfigError, match=problem) as caught:
+        config.parse(f"[bandwidth]\nmax_mb = {value}\n", "<test>")
+    assert "max_mb" in str(caught.value)
+
+
+def test_max_mb_defaults_to_25_and_takes_integers() -> None:
+    assert config.parse("", "<test>").bandwidth.max_mb == 25.0
+    assert config.parse("[bandwidth]\nmax_mb = 5\n", "<test>").bandwidth.max_mb == 5.0
