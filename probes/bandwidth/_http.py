@@ -3,7 +3,8 @@
 How the figures are made is told in ``_meter`` (bins, ramp, median) and
 ``_upload`` (only confirmed bytes count). Download data is read in chunks as it
 arrives and thrown away, so memory stays flat whatever the size; one large request per
-stream, renewed if it ends early.
+stream, of the bytes its share of the data budget allows, renewed if it ends early while
+budget is left (see ``_budget``: when a phase stops, and how the budget is spent).
 """
 
 from __future__ import annotations
@@ -126,7 +127,6 @@ async def measure(ctx: ProbeContext, duration: float, max_mb: float, report: Rep
         return new_client
 
     phases: dict[str, Phase] = {}
-    ends: dict[str, PhaseEnd] = {}
     budget = DataBudget(budget_bytes(max_mb))
     # each phase opens (and ramps up) its own connections: one client for the download's
     # streams, one per upload stream (each watches its own socket)
@@ -142,7 +142,7 @@ async def measure(ctx: ProbeContext, duration: float, max_mb: float, report: Rep
         if rtt_host != host:  # the upload may go elsewhere: probe the host under load
             found, _ = await addresses_for(ctx, rtt_host, rtt_port)
             address = found[0] if found else address  # no idle series: first will do
-        phase = ends[direction] = PhaseEnd.after(duration)
+        phase = PhaseEnd.after(duration)
         async with sample_while_running(address, rtt_port, log, spacing):
             throughput, errors, moved = await run(
                 clients(connections), url, streams, phase, budget, report

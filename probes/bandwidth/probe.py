@@ -5,8 +5,10 @@ Two backends measure (``[bandwidth] backend``): ``http`` (default, our own strea
 and Ookla's servers, see ``_speedtest``). Both hand back a ``Measurement``; this
 module only turns it into findings: ``bandwidth.low`` below ``min_download_mbps``,
 ``bandwidth.bufferbloat`` when the loaded RTT exceeds the idle one by more than
-``bufferbloat_ms``, ``bandwidth.unavailable`` when nothing could be measured. Slow (it
-moves data for ``2 × duration`` seconds), so ``--quick`` skips it.
+``bufferbloat_ms``, ``bandwidth.unavailable`` when nothing could be measured. Each
+direction ends once its figure is steady, at ``duration`` at the latest, and the two never
+move more than ``max_mb`` together (5 MB on cellular data); a figure the budget cut
+short is a lower bound and says so (``_budget``). Slow, so ``--quick`` skips it.
 """
 
 from __future__ import annotations
