@@ -91,9 +91,12 @@ def ours_http(lab: Any, *extra: str) -> tuple[Row, Usage]:
     doc = json.loads(out)
     probe = next(p for p in doc["probes"] if p["id"] == "bandwidth")
     m = probe["metrics"]
+    details = probe.get("details", {})
+    capped = any((details.get(d) or {}).get("lower_bound") for d in ("download", "upload"))
     row = Row(
         m.get("download_mbps", 0.0),
         m.get("upload_mbps", 0.0),
+        "lower bound: max_mb ended it" if capped else "",
         data_mb=doc["run"].get("data_bytes", 0) / 1e6,
         phases_s=m.get("download_seconds", 0.0) + m.get("upload_seconds", 0.0),
     )
@@ -214,7 +217,8 @@ def run() -> dict[str, float]:
             if usage is not None:
                 cpu = usage.cpu_s / usage.wall_s
                 print(
-                    f"bandwidth: CPU limit: unshaped, the http backend reads "
+                    f"bandwidth: CPU limit (a lower bound where max_mb ended the test): "
+                    f"unshaped, the http backend reads "
                     f"{figures['unshaped:http:down']:.0f}/{figures['unshaped:http:up']:.0f} "
                     f"Mbit/s down/up while iperf3 reads "
                     f"{figures['unshaped:iperf3:down']:.0f}/{figures['unshaped:iperf3:up']:.0f};"
