@@ -16,8 +16,9 @@ SUITES = {
     "bandwidth": "bench.bandwidth:run",
     "soak": "bench.soak:run",
     "summary": "bench.summary:run",
+    "verdict": "bench.verdict:run",
 }
-NEEDS_ROOT = {"connectivity", "bandwidth", "soak"}
+NEEDS_ROOT = {"connectivity", "bandwidth", "soak", "verdict"}
 
 
 def main(names: list[str]) -> int:

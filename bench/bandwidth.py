@@ -23,12 +23,14 @@ from typing import Any
 
 from tests import bandwidth_server as server
 
-#: The default phase length, as users get it (3 s phases vary by ±6 % at 1 Mbit/s).
+#: The default phase length, as users get it: a maximum since issue 14 (each phase ends
+#: once its figure is steady, or the data budget, 25 MB by default, is spent).
 DURATION = 8.0
 STREAMS = 4
 #: Each tool measures each link this many times, interleaved; the medians are shown.
 REPEATS = 3
 RATES: tuple[float | None, ...] = (1.0, 10.0, 50.0, None)
+GOAL_LINKS = ("1 Mbit/s", "10 Mbit/s", "50 Mbit/s")
 MINI = f"http://{server.LAB_IP}:{server.LAB_PORT}/"
 
 # The speedtest backend with the lab's endpoints (the CLI always asks speedtest.net).
@@ -52,6 +54,8 @@ class Row:
     down: float
     up: float
     note: str = ""
+    data_mb: float = 0.0  # data the run moved (jmo-doctor: run.data_bytes)
+    phases_s: float = 0.0  # both phases together (jmo-doctor's adaptive test)
 
 
 @dataclass
@@ -84,9 +88,19 @@ def _config(lab: Any, backend: str = "http") -> str:
 def ours_http(lab: Any, *extra: str) -> tuple[Row, Usage]:
     argv = [sys.executable, "-m", "jmo_doctor", "run", "--config", _config(lab)]
     out, usage = _timed(lab, [*argv, "--format", "json", *extra], server.probe_env())
-    probe = next(p for p in json.loads(out)["probes"] if p["id"] == "bandwidth")
+    doc = json.loads(out)
+    probe = next(p for p in doc["probes"] if p["id"] == "bandwidth")
     m = probe["metrics"]
-    return Row(m.get("download_mbps", 0.0), m.get("upload_mbps", 0.0)), usage
+    details = probe.get("details", {})
+    capped = any((details.get(d) or {}).get("lower_bound") for d in ("download", "upload"))
+    row = Row(
+        m.get("download_mbps", 0.0),
+        m.get("upload_mbps", 0.0),
+        "lower bound: max_mb ended it" if capped else "",
+        data_mb=doc["run"].get("data_bytes", 0) / 1e6,
+        phases_s=m.get("download_seconds", 0.0) + m.get("upload_seconds", 0.0),
+    )
+    return row, usage
 
 
 def ours_speedtest(lab: Any) -> Row:
@@ -122,6 +136,8 @@ def _median(rows: list[Row]) -> Row:
         statistics.median(row.down for row in rows),
         statistics.median(row.up for row in rows),
         ",".join(notes),
+        statistics.median(row.data_mb for row in rows),
+        statistics.median(row.phases_s for row in rows),
     )
 
 
@@ -130,10 +146,30 @@ def _ratio(value: float, ref: float) -> str:
 
 
 def _print_row(link: str, name: str, row: Row, ref: Row) -> None:
+    cost = f" {row.data_mb:6.1f} MB in {row.phases_s:4.1f} s" if row.data_mb else ""
     print(
         f"bandwidth: {link:>9} {name:<22} down {row.down:9.2f} ({_ratio(row.down, ref.down)})"
-        f"  up {row.up:9.2f} ({_ratio(row.up, ref.up)}) {row.note}"
+        f"  up {row.up:9.2f} ({_ratio(row.up, ref.up)}){cost} {row.note}"
     )
+
+
+def _goals(rows: dict[str, Row]) -> None:
+    """Issue 14's goals for the http backend: within ±5 % of iperf3 at 1, 10 and 50
+    Mbit/s, at most 25 MB a run at 50 Mbit/s, both phases within 8 s."""
+    for link in GOAL_LINKS:
+        ours, ref = rows.get(f"{link}:http"), rows.get(f"{link}:iperf3")
+        if ours is None or ref is None or not (ref.down and ref.up):
+            continue
+        worst = max(abs(ours.down / ref.down - 1), abs(ours.up / ref.up - 1))
+        _goal(f"{link}: within ±5 % of iperf3 (worst {worst * 100:.1f} %)", worst <= 0.05)
+        _goal(f"{link}: both phases ≤ 8 s ({ours.phases_s:.1f} s)", ours.phases_s <= 8.0)
+    fast = rows.get("50 Mbit/s:http")
+    if fast is not None:
+        _goal(f"50 Mbit/s: ≤ 25 MB a run ({fast.data_mb:.1f} MB)", fast.data_mb <= 25.0)
+
+
+def _goal(text: str, met: bool) -> None:
+    print(f"bandwidth: goal {text}: {'met' if met else 'NOT met'}")
 
 
 def run() -> dict[str, float]:
@@ -144,6 +180,7 @@ def run() -> dict[str, float]:
         print(f"bandwidth: skipped ({reason})")
         return {}
     figures: dict[str, float] = {}
+    medians: dict[str, Row] = {}
     with Lab() as lab:
         procs = [
             server.start_in_lab(lab, "--test-length", str(int(DURATION))),
@@ -173,12 +210,15 @@ def run() -> dict[str, float]:
                 for name, row in rows.items():
                     _print_row(link, name, row, ref)
                     key = name.split()[-1] if name.startswith("jmo") else name.split()[0]
+                    medians[f"{link}:{key}"] = row
                     figures[f"{link}:{key}:down"] = row.down
                     figures[f"{link}:{key}:up"] = row.up
+            _goals(medians)
             if usage is not None:
                 cpu = usage.cpu_s / usage.wall_s
                 print(
-                    f"bandwidth: CPU limit: unshaped, the http backend reads "
+                    f"bandwidth: CPU limit (a lower bound where max_mb ended the test): "
+                    f"unshaped, the http backend reads "
                     f"{figures['unshaped:http:down']:.0f}/{figures['unshaped:http:up']:.0f} "
                     f"Mbit/s down/up while iperf3 reads "
                     f"{figures['unshaped:iperf3:down']:.0f}/{figures['unshaped:iperf3:up']:.0f};"

@@ -32,6 +32,8 @@ __all__ = [
     "KPJ_LENGTH",
     "BaseProbe",
     "Config",
+    "Decided",
+    "Fact",
     "Finding",
     "KpjVerdict",
     "LocalText",
@@ -93,6 +95,43 @@ class ProbeResult:
     metrics: Mapping[str, float] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
+
+
+#: Kinds of :class:`Fact`.
+UNREACHABLE = "unreachable"
+MOBILE_DATA = "mobile_data"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """Decisive evidence published while the run goes on, so that other probes stop
+    waiting for an answer that can no longer change (``ctx.publish``, ``ctx.unless``)."""
+
+    kind: str
+    target: str | None = None
+
+    @classmethod
+    def unreachable(cls, target: str) -> Fact:
+        """No TCP handshake with any address of ``target`` succeeded (the tcp probe's
+        full series): a TLS handshake or an HTTP request to it directly would only wait."""
+        return cls(UNREACHABLE, target)
+
+    @classmethod
+    def mobile_data(cls) -> Fact:
+        """The device reaches the internet over cellular data (the system probe's
+        interfaces or termux-api): data costs quota, so spend little."""
+        return cls(MOBILE_DATA)
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.target})" if self.target else self.kind
+
+
+class Decided(Exception):
+    """Raised by ``ctx.unless`` when a published fact made the awaited work unneeded."""
+
+    def __init__(self, fact: Fact) -> None:
+        super().__init__(f"not needed: {fact}")
+        self.fact = fact
 
 
 @dataclass(frozen=True)
@@ -162,6 +201,19 @@ class ProbeContext(Protocol):
 
     def progress(self, fraction: float | None = None, note: str = "") -> None:
         """Tell the live display how far the probe is (0..1) and what it is doing."""
+        ...
+
+    def publish(self, fact: Fact) -> None:
+        """Tell the run a decisive fact; work awaited ``unless`` it ends at once."""
+        ...
+
+    def known(self, fact: Fact) -> bool:
+        """Whether ``fact`` has been published in this run."""
+        ...
+
+    async def unless(self, work: Awaitable[T], *facts: Fact) -> T:
+        """Await ``work`` unless one of ``facts`` is (or gets) published first: then
+        ``work`` is cancelled and :class:`Decided` raised, naming the fact."""
         ...
 
 

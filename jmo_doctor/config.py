@@ -103,6 +103,8 @@ class BandwidthConfig:
     streams: int
     min_download_mbps: float
     bufferbloat_ms: float
+    #: data the test may move per run, both directions together (prepaid quota)
+    max_mb: float = 25.0
 
 
 @dataclass(frozen=True)
@@ -325,6 +327,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "streams": Key(int, _at_least(1, high=64)),
         "min_download_mbps": Key(float, _at_least(0, high=1_000_000)),
         "bufferbloat_ms": Key(float, _MILLISECONDS),
+        # capped: a typo of 25000 must not spend a month's quota in one run
+        "max_mb": Key(float, _at_least(0, strictly=True, high=1000)),
     },
     "app": {
         "android_package": Key(

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jmo_doctor.api import Finding, Messages, RunOptions
+from jmo_doctor.api import Decided, Fact, Finding, Messages, RunOptions
 from jmo_doctor.config import Config, Target
 from jmo_doctor.i18n import LANGUAGES, Said, fill, in_language, pick
 from jmo_doctor.threads import to_daemon_thread
@@ -49,6 +49,9 @@ class RunShared:
         self.lookup_ms: dict[tuple[str, int], float] = {}
         self._ssl: ssl.SSLContext | None = None
         self._ssl_lock = threading.Lock()
+        #: Decisive facts published so far (see :class:`jmo_doctor.api.Fact`); set and
+        #: awaited on the run's event loop only.
+        self._facts: dict[Fact, asyncio.Event] = {}
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
@@ -61,6 +64,41 @@ class RunShared:
         # shield: one caller timing out must not cancel the work the others wait for
         result: T = await asyncio.shield(task)
         return result
+
+    def _event(self, fact: Fact) -> asyncio.Event:
+        event = self._facts.get(fact)
+        if event is None:
+            event = self._facts[fact] = asyncio.Event()
+        return event
+
+    def publish(self, fact: Fact) -> None:
+        self._event(fact).set()
+
+    def known(self, fact: Fact) -> bool:
+        event = self._facts.get(fact)
+        return event is not None and event.is_set()
+
+    async def unless(self, work: Awaitable[T], facts: Sequence[Fact]) -> T:
+        """``work``'s result, or :class:`Decided` once one of ``facts`` is published."""
+        already = next((f for f in facts if self.known(f)), None)
+        if already is not None:
+            if asyncio.iscoroutine(work):
+                work.close()  # never started: no "coroutine was never awaited" warning
+            raise Decided(already)
+        task = asyncio.ensure_future(work)
+        waiters = {asyncio.ensure_future(self._event(f).wait()): f for f in facts}
+        try:
+            await asyncio.wait([task, *waiters], return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                return task.result()
+            seen = next(f for w, f in waiters.items() if w.done())
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise Decided(seen)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            task.cancel()  # a no-op when done; stops the work when we are cancelled
 
     def ssl_context(self) -> ssl.SSLContext:
         with self._ssl_lock:
@@ -187,6 +225,15 @@ class ProbeRunContext:
     def progress(self, fraction: float | None = None, note: str = "") -> None:
         if self._shared.progress_sink is not None:
             self._shared.progress_sink(self.probe_id, fraction, note)
+
+    def publish(self, fact: Fact) -> None:
+        self._shared.publish(fact)
+
+    def known(self, fact: Fact) -> bool:
+        return self._shared.known(fact)
+
+    async def unless(self, work: Awaitable[T], *facts: Fact) -> T:
+        return await self._shared.unless(work, facts)
 
 
 def _version() -> str:

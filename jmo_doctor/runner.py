@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 
 from jmo_doctor.api import ProbeResult, Status
 from jmo_doctor.context import ProbeRunContext, RunShared, make_finding
+from jmo_doctor.early import certain_cause
+from jmo_doctor.facts import facts_from
 from jmo_doctor.i18n import words
 from jmo_doctor.plugins import LoadedProbe
 from jmo_doctor.threads import EXECUTOR
@@ -31,7 +33,13 @@ HARD_STOP_GRACE_S = 0.5
 #: The findings the runner itself makes; their words are in the words catalogue.
 _MESSAGES = {
     code: words()[code]
-    for code in ("probe.timeout", "probe.crashed", "probe.interrupted", "probe.skipped")
+    for code in (
+        "probe.timeout",
+        "probe.crashed",
+        "probe.interrupted",
+        "probe.skipped",
+        "probe.not_needed",
+    )
 }
 RUNNER_MESSAGES = _MESSAGES
 
@@ -92,6 +100,14 @@ def skipped_result(probe_id: str, lang: str, reason: str) -> ProbeResult:
     return ProbeResult(id=probe_id, status=Status.SKIP, summary=message)
 
 
+def not_needed_result(probe_id: str, lang: str, cause: str, title: str) -> ProbeResult:
+    """A slow probe skipped because the first wave made ``cause`` certain (see ``early``).
+    Its finding is a ``probe.skipped`` one, as every runner skip is, with the reason."""
+    worded = make_finding(_MESSAGES, lang, "probe.not_needed", title=title)
+    finding = replace(worded, code="probe.skipped", data={"reason": "not_needed", "cause": cause})
+    return ProbeResult(id=probe_id, status=Status.SKIP, summary=worded.message, findings=(finding,))
+
+
 async def _guarded(loaded: LoadedProbe, shared: RunShared, board: Board, verbose: bool) -> None:
     board.start(loaded.id)
     ctx = ProbeRunContext(shared, loaded.id, loaded.messages)
@@ -133,8 +149,26 @@ async def _run_all(probes: Sequence[LoadedProbe], shared: RunShared, board: Boar
     verbose = shared.options.verbose
     # Slow probes load the link (bandwidth): run alongside the others, they would make
     # the latency and loss figures measure our own traffic. So they go second.
-    for wave in ([p for p in probes if not p.slow], [p for p in probes if p.slow]):
-        await asyncio.gather(*(_guarded(p, shared, board, verbose) for p in wave))
+    first, slow = [p for p in probes if not p.slow], [p for p in probes if p.slow]
+    await asyncio.gather(*(_guarded(p, shared, board, verbose) for p in first))
+    for fact in facts_from([s.result for s in board.snapshot() if s.result is not None]):
+        shared.publish(fact)
+    if slow and (certain := _certain(board, shared)) is not None:
+        for loaded in slow:
+            board.finish(not_needed_result(loaded.id, shared.lang, *certain))
+        return
+    await asyncio.gather(*(_guarded(p, shared, board, verbose) for p in slow))
+
+
+def _certain(board: Board, shared: RunShared) -> tuple[str, str] | None:
+    """The cause the first wave made certain, if any; never an obstacle to the run."""
+    done = [s.result for s in board.snapshot() if s.result is not None]
+    try:
+        return certain_cause(done, shared.config.targets, shared.lang)
+    except Exception:  # a plug-in rule that fails here will fail visibly in the report
+        if shared.options.verbose:
+            traceback.print_exc()
+        return None
 
 
 def run_probes(

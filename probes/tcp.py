@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 from jmo_doctor.api import (
     BaseProbe,
+    Fact,
     Finding,
     LocalText,
     Messages,
@@ -233,6 +234,8 @@ class TcpProbe(BaseProbe):
         series = await asyncio.gather(
             *(_series(ctx, target, family, address) for family, address in firsts.items())
         )
+        if series and not any(s.rtts for s in series):  # tls and http need not wait for it
+            ctx.publish(Fact.unreachable(target.name))
         return list(series), source
 
 

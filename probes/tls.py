@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from jmo_doctor.api import (
     BaseProbe,
+    Decided,
+    Fact,
     Finding,
     LocalText,
     Messages,
@@ -143,7 +145,12 @@ async def _first_handshake(ctx: ProbeContext, target: Target) -> tuple[Handshake
 
 
 async def _check(ctx: ProbeContext, target: Target) -> tuple[list[Finding], dict[str, Any]]:
-    result, note = await _first_handshake(ctx, target)
+    try:  # the tcp probe may find first that no handshake can succeed
+        result, note = await ctx.unless(
+            _first_handshake(ctx, target), Fact.unreachable(target.name)
+        )
+    except Decided as decided:
+        result, note = None, str(decided)
     if result is None:
         return [], {"skipped": note}
     detail = result.as_detail()

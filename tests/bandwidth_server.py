@@ -76,6 +76,7 @@ class Settings:
     up_share: float = 1.0  # the share of the received bytes /__up says it got
     up_hang: bool = False  # read uploads, never answer
     received: int = 0  # upload bytes received so far
+    requested: int = 0  # download bytes asked for so far (the most that was sent)
 
 
 @dataclass
@@ -115,6 +116,7 @@ def route(settings: Settings, method: str, target: str, received: int) -> Answer
     path = parts.path or "/"
     if path == "/__down":
         size = int((parse_qs(parts.query).get("bytes") or ["0"])[0])
+        settings.requested += max(0, size)
         return Answer(200, content_type="application/octet-stream", stream_size=max(0, size))
     if path == "/__up":
         count = int(received * settings.up_share)

@@ -18,6 +18,7 @@ import pytest
 
 from tests import bandwidth_server as server
 from tests.lab import Lab
+from tests.lab.addresses import PHONE_IF
 from tests.lab.fixtures import lab, lab_session
 
 pytestmark = pytest.mark.lab
@@ -92,6 +93,11 @@ def test_shaped_rate_is_measured_as_iperf3_does(lab: Lab, servers: None, mbit: i
     shown = f"ours {down:.3f}/{up:.3f}, iperf3 {ref_down:.3f}/{ref_up:.3f} Mbit/s"
     assert down / ref_down == pytest.approx(1.0, abs=0.05), shown
     assert up / ref_up == pytest.approx(1.0, abs=0.05), shown
+    # adaptive: the phases end once the figure is steady or the data budget is spent
+    metrics = probe["metrics"]
+    phases_s = metrics["download_seconds"] + metrics["upload_seconds"]
+    assert phases_s <= 8.0 + 0.5, f"{phases_s:.1f} s for both phases; {shown}"
+    assert metrics["data_bytes"] <= 25e6, metrics
     # a 100 ms queue is no bufferbloat worth reporting (1 Mbit/s of link is 0.96 of
     # goodput: below min_download_mbps, rightly)
     assert "bandwidth.bufferbloat" not in [f["code"] for f in probe["findings"]]
@@ -128,3 +134,39 @@ def test_300_kbit_full_run_is_slow_connection_first(lab: Lab, servers: None) -> 
         (c["id"], c["evidence"]) for c in doc["causes"]
     ]
     assert code == 1
+
+
+def _wire_bytes(lab: Lab) -> int:
+    """Bytes through the phone's interface both ways, every header included."""
+    stats = f"/sys/class/net/{PHONE_IF}/statistics"
+    proc = lab.run_in_phone(["cat", f"{stats}/rx_bytes", f"{stats}/tx_bytes"], check=True)
+    return sum(int(n) for n in proc.stdout.split())
+
+
+def test_data_budget_is_never_exceeded_on_a_fast_link(lab: Lab, servers: None) -> None:
+    """2 MB on a 50 Mbit/s link: a third of a second of traffic. The bytes the probe
+    moved stay within the budget, the bytes on the wire within it plus TCP/IP and HTTP
+    headers and one chunk of slack, and the figures say they are lower bounds."""
+    lab.set_rate(50)
+    before = _wire_bytes(lab)
+    _, doc = run(lab, "--only", "bandwidth", "--timeout", "60", duration=8.0, max_mb=2.0)
+    wire = _wire_bytes(lab) - before
+    probe = bandwidth_of(doc)
+    budget = 2_000_000
+    assert 0 < probe["metrics"]["data_bytes"] <= budget, probe["metrics"]
+    assert wire <= budget * 1.05 + 64 * 1024, f"{wire} bytes on the wire"
+    assert probe["details"]["download"]["end_reason"] == "budget", probe["details"]
+    assert probe["details"]["download"]["lower_bound"] is True
+    assert "≥" in probe["summary"], probe["summary"]
+    assert doc["run"]["data_bytes"] >= probe["metrics"]["data_bytes"]
+
+
+def test_a_steady_link_ends_each_phase_early(lab: Lab, servers: None) -> None:
+    """10 Mbit/s, 8 s allowed per direction and data to spare: the figure is steady long
+    before, and the phases end there."""
+    lab.set_rate(10)
+    _, doc = run(lab, "--only", "bandwidth", "--timeout", "60", duration=8.0)
+    details = bandwidth_of(doc)["details"]
+    for direction in ("download", "upload"):
+        assert details[direction]["end_reason"] == "steady", details[direction]
+        assert details[direction]["seconds"] < 6.0, details[direction]

@@ -27,6 +27,7 @@ from jmo_doctor.errors import UserError
 from jmo_doctor.fileio import kind_of
 from jmo_doctor.i18n import pick, said, texts_of
 from jmo_doctor.report import schema
+from jmo_doctor.report.data_usage import data_used
 
 SCHEMA_VERSION = 1
 #: Characters json.dumps leaves raw that a terminal acts on (C1 controls, bidi controls).
@@ -133,6 +134,7 @@ def build(
             "started_at": run.started_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "duration_s": round(run.duration_s, 3),
             "lang": run.lang,
+            "data_bytes": data_used(results, len(targets)),
         },
         "status": diagnosis.status.label,
         "exit_code": int(diagnosis.status),

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from jmo_doctor.report import verdict
+from jmo_doctor.report.data_usage import megabytes
 from jmo_doctor.report.labels import label
 from jmo_doctor.report.view import CauseView, ProbeView, ReportView
 from jmo_doctor.safetext import one_line
@@ -208,6 +209,13 @@ def _seconds(value: Any, lang: str) -> str:
     return (shown.replace(".", ",") if lang == "id" else shown) + " " + label("seconds", lang)
 
 
+def _data_line(count: float | None, lang: str) -> list[Line]:
+    """What the run cost in data, one short line (absent from reports made before it)."""
+    if count is None:
+        return []
+    return [[(label("data_used", lang).format(amount=megabytes(count, lang)), "dim")]]
+
+
 def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, int | float) else str(value)
 
@@ -242,6 +250,7 @@ def _layout(report: ReportView, verbose: bool, width: int) -> list[Line]:
     ]
     out: list[Line] = [
         *_wrap_spans(heading, width),
+        *_data_line(run.data_bytes, lang),
         [],
         [(label("probes", lang), "bold underline")],
     ]

@@ -57,6 +57,7 @@ class RunView:
     started_at: datetime  # parsed, in UTC; now when the text is no ISO time
     duration_s: float | None  # int or float as the document has it (Markdown shows it raw)
     lang: str  # "id" or "en": anything else reads as Indonesian
+    data_bytes: float | None = None  # data the run used (reports before it: None)
 
     @classmethod
     def of(cls, raw: Mapping[str, Any]) -> RunView:
@@ -69,6 +70,7 @@ class RunView:
             started_at=_parse_time(text),
             duration_s=duration if as_number(duration) is not None else None,
             lang=lang if isinstance(lang, str) and lang in LANGS else DEFAULT_LANG,
+            data_bytes=as_number(raw.get("data_bytes")),
         )
 
 

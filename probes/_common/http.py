@@ -18,10 +18,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 import httpx
 
-from jmo_doctor.api import ProbeContext, Target
+from jmo_doctor.api import Fact, ProbeContext, Target
 from probes._common.errors import error_text
 from probes._common.net import budget, is_ip, ms_since
 
@@ -230,7 +231,9 @@ async def fetch(
 
     error: BaseException | None = None
     try:
-        await asyncio.wait_for(go(), timeout)
+        work = asyncio.wait_for(go(), timeout)
+        # direct only: through a proxy, the tcp probe's handshakes say nothing of this one
+        await (work if getproxies() else ctx.unless(work, Fact.unreachable(name)))
     except Exception as caught:  # whatever the network does becomes a result, never a crash
         error = caught
     total_ms = (time.perf_counter() - start) * 1000.0

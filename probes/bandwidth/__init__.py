@@ -2,6 +2,7 @@
 
 - ``_measurement``: what a backend hands the probe (phases, Report)
 - ``_meter``: throughput from byte counts (binning, slow-start ramp cut, median)
+- ``_budget``: when a phase stops: steady figure, data budget (``max_mb``), duration
 - ``_http``: the default backend: parallel HTTP download streams, orchestration
 - ``_upload``: uploads, timed by TCP acknowledgements where the kernel tells them
 - ``_speedtest``: the optional Ookla backend (speedtest-cli)

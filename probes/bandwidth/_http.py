@@ -3,7 +3,8 @@
 How the figures are made is told in ``_meter`` (bins, ramp, median) and
 ``_upload`` (only confirmed bytes count). Download data is read in chunks as it
 arrives and thrown away, so memory stays flat whatever the size; one large request per
-stream, renewed if it ends early.
+stream, of the bytes its share of the data budget allows, renewed if it ends early while
+budget is left (see ``_budget``: when a phase stops, and how the budget is spent).
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ import httpx
 from jmo_doctor.api import ProbeContext
 from probes._common.errors import error_text
 from probes._common.net import addresses_for
+from probes.bandwidth._budget import (
+    DOWNLOAD_SHARE,
+    MIN_REQUEST_BYTES,
+    DataBudget,
+    PhaseEnd,
+    budget_bytes,
+    is_steady,
+)
 from probes.bandwidth._measurement import Measurement, Phase, Report, host_port
 from probes.bandwidth._meter import (
     STAGGER_S,
@@ -49,42 +58,57 @@ async def download(
     new_client: Callable[[], httpx.AsyncClient],
     url: str,
     streams: int,
-    duration: float,
+    phase: PhaseEnd,
+    budget: DataBudget,
     report: Report,
-) -> tuple[Throughput, list[str]]:
-    start = time.monotonic()
-    end = start + duration
-    meter = Meter(start)
+) -> tuple[Throughput, list[str], int]:
+    """Download streams until the phase ends; returns the throughput, the errors and
+    every byte read."""
+    meter = Meter(phase.start)
     errors: list[str] = []
+    ceiling = int(budget.limit * DOWNLOAD_SHARE)
+    request_bytes = min(DOWNLOAD_REQUEST_BYTES, max(MIN_REQUEST_BYTES, ceiling // streams))
+    spent = False
 
     async def stream(index: int) -> None:
+        nonlocal spent
         await asyncio.sleep(index * STAGGER_S)
         try:
-            while time.monotonic() < end:
-                async with client.stream("GET", url) as response:
+            while not phase.over():
+                # the server is asked for exactly the bytes reserved: never past the budget
+                size = budget.reserve(request_bytes, ceiling)
+                if size == 0:
+                    spent = True
+                    return
+                sized = url.replace("{bytes}", str(size))
+                async with client.stream("GET", sized) as response:
                     if response.status_code != 200:
                         errors.append(f"HTTP {response.status_code}")
                         return
                     async for chunk in response.aiter_raw():
                         now = time.monotonic()
                         meter.add(now, len(chunk))
-                        if now >= end:
+                        if phase.over(now):
                             return
         except httpx.HTTPError as error:
             errors.append(error_text(error, typed=True))
 
     def tick(now: float) -> None:
-        report("download", (now - start) / duration, meter.recent_mbps(now))
+        if is_steady(meter, now):
+            phase.cut(now, "steady")
+        report("download", (now - phase.start) / (phase.at - phase.start), meter.recent_mbps(now))
 
     async with new_client() as client:
-        await run_streams([stream(i) for i in range(streams)], end, tick)
-    return analyse(meter, min(end, time.monotonic())), errors
+        await run_streams([stream(i) for i in range(streams)], lambda: phase.at, tick)
+    if spent:  # every stream has used its share: the budget, not the link, ended the phase
+        phase.spent(meter, time.monotonic())
+    tick(phase.at)  # the phase is over, however it ended: the display says so
+    return analyse(meter, min(phase.at, time.monotonic())), errors, int(sum(meter.bins))
 
 
-async def measure(ctx: ProbeContext, duration: float, report: Report) -> Measurement:
+async def measure(ctx: ProbeContext, duration: float, max_mb: float, report: Report) -> Measurement:
     settings = ctx.config.bandwidth
-    down_url = settings.download_url.replace("{bytes}", str(DOWNLOAD_REQUEST_BYTES))
-    host, port = host_port(down_url)
+    host, port = host_port(settings.download_url)
     addresses, _ = await addresses_for(ctx, host, port)
     if not addresses:
         return Measurement("http", host, unavailable=("dns", f"{host} has no address"))
@@ -103,10 +127,11 @@ async def measure(ctx: ProbeContext, duration: float, report: Report) -> Measure
         return new_client
 
     phases: dict[str, Phase] = {}
+    budget = DataBudget(budget_bytes(max_mb))
     # each phase opens (and ramps up) its own connections: one client for the download's
     # streams, one per upload stream (each watches its own socket)
     for direction, run, url, connections in (
-        ("download", download, down_url, streams),
+        ("download", download, settings.download_url, streams),
         ("upload", upload, settings.upload_url, 1),
     ):
         spacing = LOADED_SPACING_S
@@ -117,17 +142,29 @@ async def measure(ctx: ProbeContext, duration: float, report: Report) -> Measure
         if rtt_host != host:  # the upload may go elsewhere: probe the host under load
             found, _ = await addresses_for(ctx, rtt_host, rtt_port)
             address = found[0] if found else address  # no idle series: first will do
-        began = time.monotonic()
+        phase = PhaseEnd.after(duration)
         async with sample_while_running(address, rtt_port, log, spacing):
-            throughput, errors = await run(clients(connections), url, streams, duration, report)
+            throughput, errors, moved = await run(
+                clients(connections), url, streams, phase, budget, report
+            )
         ended = time.monotonic()
         # loaded latency counts once the rate has stabilised, as networkQuality does
-        stable = began + throughput.ramp_s
+        stable = phase.start + throughput.ramp_s
         rtts = tuple(log.between(stable, ended))
         errors.extend(f"rtt probe: {e}" for e in log.errors)
-        phases[direction] = Phase(throughput, rtts, log.lost_between(stable, ended), tuple(errors))
+        phases[direction] = Phase(
+            throughput,
+            rtts,
+            log.lost_between(stable, ended),
+            tuple(errors),
+            end_reason=phase.reason,
+            moved_bytes=moved,
+        )
         await asyncio.sleep(SETTLE_S)
-    return _checked(Measurement("http", host, tuple(idle), phases["download"], phases["upload"]))
+    extra = {"max_mb": max_mb, "reserved_bytes": budget.reserved}
+    return _checked(
+        Measurement("http", host, tuple(idle), phases["download"], phases["upload"], extra=extra)
+    )
 
 
 def _slow(download: Phase) -> bool:

@@ -24,6 +24,15 @@ class Phase:
     rtts: tuple[float, ...] = ()
     lost: int = 0
     errors: tuple[str, ...] = ()
+    #: what ended the phase: "duration", "steady" or "budget" (see ``_budget``)
+    end_reason: str = "duration"
+    #: bytes the phase moved: read (download) or written (upload), headers aside
+    moved_bytes: int = 0
+
+    @property
+    def lower_bound(self) -> bool:
+        """The budget ended the phase before its rate was steady: the link may be faster."""
+        return self.end_reason == "budget"
 
 
 @dataclass(frozen=True)

@@ -138,15 +138,22 @@ def analyse(meter: Meter, end: float) -> Throughput:
     )
 
 
+#: How often a phase looks at its streams (live display, steady rate, budget).
+TICK_S = 0.1
+
+
 async def run_streams(
-    streams: Sequence[Coroutine[Any, Any, None]], end: float, tick: Callable[[float], None]
+    streams: Sequence[Coroutine[Any, Any, None]],
+    end: Callable[[], float],
+    tick: Callable[[float], None],
 ) -> None:
-    """Run the streams until ``end``, calling ``tick(now)`` for the live display; whatever
-    is still running then is cancelled (a stalled read must not stretch the phase)."""
+    """Run the streams until ``end()`` (which ``tick`` may move earlier), calling
+    ``tick(now)`` for the live display and the stop rules; whatever is still running then
+    is cancelled (a stalled read must not stretch the phase)."""
     tasks = [asyncio.ensure_future(s) for s in streams]
     try:
-        while (left := end - time.monotonic()) > 0 and not all(t.done() for t in tasks):
-            await asyncio.wait(tasks, timeout=min(0.25, left))
+        while (left := end() - time.monotonic()) > 0 and not all(t.done() for t in tasks):
+            await asyncio.wait(tasks, timeout=min(TICK_S, left))
             tick(time.monotonic())
     finally:
         for task in tasks:

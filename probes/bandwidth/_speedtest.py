@@ -308,4 +308,6 @@ def _phase(bps: float, count: int, start: float, end: float, log: RttLog) -> Pha
     mbps = bps / 1e6
     throughput = Throughput(mbps, mbps, int(count), seconds, 0.0)
     loaded = start + min(_LOADED_AFTER_S, seconds / 4)
-    return Phase(throughput, tuple(log.between(loaded, end)), log.lost_between(loaded, end))
+    rtts, lost = tuple(log.between(loaded, end)), log.lost_between(loaded, end)
+    # speedtest-cli counts what it moved; its sizes are its own (max_mb is not applied)
+    return Phase(throughput, rtts, lost, moved_bytes=int(count))

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import httpx
 
 from probes._common.errors import error_text
+from probes.bandwidth._budget import DataBudget, PhaseEnd, is_steady
 from probes.bandwidth._measurement import Report
 from probes.bandwidth._meter import (
     BIN_S,
@@ -138,30 +139,42 @@ async def upload(
     new_client: Callable[[], httpx.AsyncClient],
     url: str,
     streams: int,
-    duration: float,
+    phase: PhaseEnd,
+    budget: DataBudget,
     report: Report,
-) -> tuple[Throughput, list[str]]:
-    start = time.monotonic()
-    end = start + duration
+) -> tuple[Throughput, list[str], int]:
+    """Upload streams until the phase ends; returns the throughput, the errors and every
+    byte written."""
+    start = phase.start
+    duration = phase.at - start
     done = Confirmations(Meter(start))
     live = Meter(start)  # acknowledged bytes, confirmed or not: only for the live display
     streaming = acks_readable()
     request_s = min(UPLOAD_STREAM_REQUEST_S[1], max(UPLOAD_STREAM_REQUEST_S[0], duration / 4))
+    before = budget.reserved
 
     def sender() -> _Sender:
         if streaming:
-            return _StreamingSender(url, end, done.meter, live, request_s)
-        return _RequestSender(url, end, done.meter)
+            return _StreamingSender(url, phase, budget, done.meter, live, request_s)
+        return _RequestSender(url, phase, budget, done.meter)
 
     def tick(now: float) -> None:
         shown = live if streaming else done.meter
-        report("upload", min(1.0, (now - start) / duration), shown.recent_mbps(now))
+        # acknowledged bytes tell a steady rate as they come; confirmations come late
+        if is_steady(shown, now):
+            phase.cut(now, "steady")
+        report("upload", min(1.0, (now - start) / (phase.at - start)), shown.recent_mbps(now))
 
-    stop = end + UPLOAD_DRAIN_S if streaming else end
+    drain = UPLOAD_DRAIN_S if streaming else 0.0
     await run_streams(
-        [_stream(i, new_client, end, done, sender()) for i in range(streams)], stop, tick
+        [_stream(i, new_client, phase, budget, done, sender()) for i in range(streams)],
+        lambda: phase.at + drain,
+        tick,
     )
-    return analyse(done.meter, done.window_end(end)), done.errors
+    if budget.left() == 0:
+        phase.spent(live if streaming else done.meter, done.window_end(phase.at))
+    tick(phase.at)  # the phase is over, however it ended: the display says so
+    return analyse(done.meter, done.window_end(phase.at)), done.errors, budget.reserved - before
 
 
 class _Refused(Exception):
@@ -181,16 +194,18 @@ class _Sender(Protocol):
 async def _stream(
     index: int,
     new_client: Callable[[], httpx.AsyncClient],
-    end: float,
+    phase: PhaseEnd,
+    budget: DataBudget,
     done: Confirmations,
     sender: _Sender,
 ) -> None:
-    """One upload stream: requests until the phase ends, on a connection of its own."""
+    """One upload stream: requests until the phase ends or the budget is spent, on a
+    connection of its own."""
     await asyncio.sleep(index * STAGGER_S)
     latest: float | None = None
     try:
         async with new_client() as client:
-            while time.monotonic() < end:
+            while not phase.over() and budget.left() > 0:
                 latest = await sender.send(client)
     except (_Refused, httpx.HTTPError) as error:
         done.errors.append(
@@ -209,18 +224,19 @@ def _check(response: httpx.Response) -> None:
 class _RequestSender:
     """Requests of a known size; their confirmed bytes spread over the time each took."""
 
-    def __init__(self, url: str, end: float, meter: Meter) -> None:
-        self.url, self.end, self.meter = url, end, meter
+    def __init__(self, url: str, phase: PhaseEnd, budget: DataBudget, meter: Meter) -> None:
+        self.url, self.phase, self.budget, self.meter = url, phase, budget, meter
         self.size = UPLOAD_MIN_BYTES
 
     async def send(self, client: httpx.AsyncClient) -> float:
         began = time.monotonic()
-        headers = {**_HEADERS, "Content-Length": str(self.size)}
-        response = await client.post(self.url, content=_sized_body(self.size), headers=headers)
+        size = self.budget.reserve(self.size)
+        headers = {**_HEADERS, "Content-Length": str(size)}
+        response = await client.post(self.url, content=_sized_body(size), headers=headers)
         answered = time.monotonic()
         _check(response)
-        self.meter.add_span(began, answered, confirmed_bytes(response.content, self.size))
-        self.size = next_upload_size(self.size, answered - began, self.end - answered)
+        self.meter.add_span(began, answered, confirmed_bytes(response.content, size))
+        self.size = next_upload_size(size, answered - began, self.phase.at - answered)
         return answered
 
 
@@ -286,10 +302,15 @@ class _Request:
             self.total += new
             self.last_ack = now
 
-    async def body(self, end: float, acks: _Acks) -> AsyncIterator[bytes]:
-        # writes of about one bin: a write must not outlast the request by much
-        while time.monotonic() < end and self.sent < UPLOAD_MAX_BYTES:
-            size = acks.bin_bytes(CHUNK)
+    async def body(
+        self, end: Callable[[], float], acks: _Acks, budget: DataBudget
+    ) -> AsyncIterator[bytes]:
+        # writes of about one bin: a write must not outlast the request by much; each is
+        # reserved first, so the budget is never passed
+        while time.monotonic() < end() and self.sent < UPLOAD_MAX_BYTES:
+            size = budget.reserve(acks.bin_bytes(CHUNK))
+            if size == 0:
+                return
             yield _ZEROS[:size]
             self.sent += size
 
@@ -297,8 +318,17 @@ class _Request:
 class _StreamingSender:
     """Long chunked requests timed by the connection's acknowledgements."""
 
-    def __init__(self, url: str, end: float, meter: Meter, live: Meter, request_s: float) -> None:
-        self.url, self.end, self.meter, self.live = url, end, meter, live
+    def __init__(
+        self,
+        url: str,
+        phase: PhaseEnd,
+        budget: DataBudget,
+        meter: Meter,
+        live: Meter,
+        request_s: float,
+    ) -> None:
+        self.url, self.phase, self.budget = url, phase, budget
+        self.meter, self.live = meter, live
         self.request_s = request_s
         self.acks = _Acks()
 
@@ -309,7 +339,9 @@ class _StreamingSender:
         try:
             response = await client.post(
                 self.url,
-                content=request.body(min(self.end, began + self.request_s), self.acks),
+                content=request.body(
+                    lambda: min(self.phase.at, began + self.request_s), self.acks, self.budget
+                ),
                 headers=_HEADERS,
                 extensions={"trace": self.acks.trace},
             )

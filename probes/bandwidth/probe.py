@@ -5,17 +5,21 @@ Two backends measure (``[bandwidth] backend``): ``http`` (default, our own strea
 and Ookla's servers, see ``_speedtest``). Both hand back a ``Measurement``; this
 module only turns it into findings: ``bandwidth.low`` below ``min_download_mbps``,
 ``bandwidth.bufferbloat`` when the loaded RTT exceeds the idle one by more than
-``bufferbloat_ms``, ``bandwidth.unavailable`` when nothing could be measured. Slow (it
-moves data for ``2 × duration`` seconds), so ``--quick`` skips it.
+``bufferbloat_ms``, ``bandwidth.unavailable`` when nothing could be measured. Each
+direction ends once its figure is steady, at ``duration`` at the latest, and the two never
+move more than ``max_mb`` together (5 MB on cellular data); a figure the budget cut
+short is a lower bound and says so (``_budget``). Slow, so ``--quick`` skips it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from jmo_doctor.api import (
     BaseProbe,
+    Fact,
     Finding,
     LocalText,
     Messages,
@@ -35,6 +39,8 @@ if TYPE_CHECKING:
 #: Time a run needs besides the two phases: lookups, idle RTTs, connects, settling, and
 #: the wait for the last upload requests' answers.
 SETUP_S = 1.5 + UPLOAD_DRAIN_S
+#: The data budget on cellular data, whatever ``max_mb`` says (if that is larger).
+MOBILE_MAX_MB = 5.0
 #: Below this many seconds per direction no figure is worth reporting.
 MIN_PHASE_S = 0.5
 
@@ -98,6 +104,10 @@ class BandwidthProbe(BaseProbe):
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         settings = ctx.config.bandwidth
         duration = min(settings.duration, (budget(ctx, 600.0) - SETUP_S) / 2)
+        max_mb = settings.max_mb
+        on_mobile = ctx.known(Fact.mobile_data())
+        if on_mobile:  # prepaid quota: ask nothing, spend little, and say so
+            max_mb = min(max_mb, MOBILE_MAX_MB)
         if duration < MIN_PHASE_S:
             measurement = Measurement(settings.backend, "", unavailable=("no_time", "deadline"))
         else:
@@ -109,7 +119,17 @@ class BandwidthProbe(BaseProbe):
                 endpoints = self._endpoints or OOKLA
                 measurement = await measure(ctx, duration, endpoints, live)
             else:
-                measurement = await http_backend.measure(ctx, duration, live)
+                # a path that loses packets can stretch the set-up: answer in time
+                limit = asyncio.timeout(budget(ctx, 600.0))
+                try:
+                    async with limit:
+                        measurement = await http_backend.measure(ctx, duration, max_mb, live)
+                except TimeoutError:
+                    if not limit.expired():
+                        raise  # not ours: the runner reports it as the crash it is
+                    measurement = Measurement("http", "", unavailable=("no_time", "deadline"))
+        if on_mobile:
+            measurement.extra["mobile_data"] = True
         return judge(ctx, measurement)
 
 
@@ -143,6 +163,7 @@ def _phase_metrics(name: str, phase: Phase | None) -> dict[str, float]:
         f"{name}_total_mbps": round(t.total_mbps, 3),
         f"{name}_bytes": float(t.bytes),
         f"{name}_seconds": round(t.seconds, 3),
+        f"{name}_moved_bytes": float(phase.moved_bytes),
     }
 
 
@@ -151,6 +172,7 @@ def _phase_detail(phase: Phase | None) -> dict[str, Any] | None:
         return None
     detail = phase.throughput.as_detail()
     detail.update(loaded_rtt_samples=len(phase.rtts), loaded_rtt_lost=phase.lost)
+    detail.update(end_reason=phase.end_reason, lower_bound=phase.lower_bound)
     if phase.errors:
         detail["errors"] = sorted(set(phase.errors))[:5]
     return detail
@@ -172,6 +194,8 @@ def judge(ctx: ProbeContext, m: Measurement) -> ProbeResult:
     latency = summarize(m.idle_rtts, [p.rtts for p in phases], lost)
     metrics = {**_phase_metrics("download", m.download), **_phase_metrics("upload", m.upload)}
     metrics.update(latency.metrics())
+    # the data the test used, both directions: what the person's quota paid for
+    metrics["data_bytes"] = float(sum(p.moved_bytes for p in phases))
     details.update(
         download=_phase_detail(m.download),
         upload=_phase_detail(m.upload),
@@ -182,7 +206,10 @@ def judge(ctx: ProbeContext, m: Measurement) -> ProbeResult:
     if down is not None and down < settings.min_download_mbps:
         findings.append(
             ctx.finding(
-                "bandwidth.low", download_mbps=round(down, 3), min_mbps=settings.min_download_mbps
+                "bandwidth.low",
+                download_mbps=round(down, 3),
+                min_mbps=settings.min_download_mbps,
+                lower_bound=m.download.lower_bound if m.download else False,
             )
         )
     if latency.added_ms is not None and latency.added_ms > settings.bufferbloat_ms:
@@ -202,12 +229,9 @@ def judge(ctx: ProbeContext, m: Measurement) -> ProbeResult:
 
 
 def _summary(ctx: ProbeContext, m: Measurement, latency: Responsiveness) -> str:
-    down = m.download.throughput.mbps if m.download else 0.0
-    up = m.upload.throughput.mbps if m.upload else 0.0
-    text = ctx.text(
-        id=f"Unduh {down:.1f} Mbit/s, unggah {up:.1f} Mbit/s",
-        en=f"Download {down:.1f} Mbit/s, upload {up:.1f} Mbit/s",
-    )
+    down = _rate(m.download)
+    up = _rate(m.upload)
+    text = ctx.text(id=f"Unduh {down}, unggah {up}", en=f"Download {down}, upload {up}")
     if latency.idle_ms is not None and latency.loaded_ms is not None:
         text += ctx.text(
             id=f"; latensi {latency.idle_ms:.0f} ms diam, {latency.loaded_ms:.0f} ms sibuk",
@@ -215,4 +239,23 @@ def _summary(ctx: ProbeContext, m: Measurement, latency: Responsiveness) -> str:
         )
         if latency.rpm is not None:
             text += f" ({latency.rpm:.0f} RPM)"
+    if m.extra.get("mobile_data"):
+        mb = m.extra.get("max_mb", MOBILE_MAX_MB)
+        text += ctx.text(
+            id=f"; data seluler: tes dibatasi {mb:g} MB",
+            en=f"; mobile data: test capped at {mb:g} MB",
+        )
+    if any(p is not None and p.lower_bound for p in (m.download, m.upload)):
+        mb = m.extra.get("max_mb", 0.0)
+        text += ctx.text(
+            id=f"; batas data {mb:g} MB tercapai sebelum kecepatan stabil (≥: bisa lebih cepat)",
+            en=f"; the {mb:g} MB data limit ended the test before the rate was steady"
+            " (≥: it may be faster)",
+        )
     return text + "."
+
+
+def _rate(phase: Phase | None) -> str:
+    """``12.3 Mbit/s``; ``≥12.3 Mbit/s`` when the data budget cut the phase short."""
+    mbps = phase.throughput.mbps if phase else 0.0
+    return f"{'≥' if phase is not None and phase.lower_bound else ''}{mbps:.1f} Mbit/s"

@@ -14,16 +14,17 @@ from typing import Any
 import pytest
 
 from jmo_doctor import config
-from jmo_doctor.api import ProbeResult, RunOptions, Status
+from jmo_doctor.api import Fact, ProbeResult, RunOptions, Status
 from jmo_doctor.context import ProbeRunContext, RunShared
 from jmo_doctor.i18n import texts_of
+from probes.bandwidth import _budget
 from probes.bandwidth import _upload as _bandwidth_upload
 from probes.bandwidth._http import Measurement, Phase
 from probes.bandwidth._meter import BIN_S, Meter, Throughput, analyse, stable_start
 from probes.bandwidth._responsiveness import rpm, summarize, trimmed_mean
 from probes.bandwidth._speedtest import Endpoints
 from probes.bandwidth._upload import confirmed_bytes, next_upload_size
-from probes.bandwidth.probe import UNAVAILABLE_REASONS, BandwidthProbe, judge
+from probes.bandwidth.probe import MOBILE_MAX_MB, UNAVAILABLE_REASONS, BandwidthProbe, judge
 from tests.bandwidth_server import BandwidthServer
 
 
@@ -35,7 +36,8 @@ def server() -> Iterator[BandwidthServer]:
 
 
 def toml(srv: BandwidthServer, backend: str = "http", **extra: Any) -> str:
-    settings = {"duration": 1.0, "streams": 3, **extra}
+    # loopback moves gigabytes a second: the budget's cap, or it would end every phase
+    settings = {"duration": 1.0, "streams": 3, "max_mb": 1000.0, **extra}
     lines = "".join(f"{key} = {value!r}\n" for key, value in settings.items())
     return f"""
 [bandwidth]
@@ -51,6 +53,7 @@ def run_probe(
     timeout: float = 15.0,
     endpoints: Endpoints | None = None,
     progress: list[tuple[float | None, str]] | None = None,
+    facts: tuple[Fact, ...] = (),
 ) -> ProbeResult:
     def sink(_probe: str, fraction: float | None, note: str) -> None:
         if progress is not None:
@@ -64,7 +67,13 @@ def run_probe(
         progress=sink,
     )
     ctx = ProbeRunContext(shared, "bandwidth", BandwidthProbe.messages)
-    return asyncio.run(BandwidthProbe(endpoints).run(ctx))
+
+    async def run() -> ProbeResult:
+        for fact in facts:  # as the runner publishes them after the first wave
+            shared.publish(fact)
+        return await BandwidthProbe(endpoints).run(ctx)
+
+    return asyncio.run(run())
 
 
 def codes(result: ProbeResult) -> list[str]:
@@ -339,3 +348,109 @@ def test_bytes_acked_counts_what_the_peer_received() -> None:
                     break
                 time.sleep(0.01)
             assert _bandwidth_upload.bytes_acked(client) == before + 100_000
+
+
+# --- the data budget and the adaptive stop ---------------------------------------------------
+
+
+def test_data_budget_is_never_exceeded(server: BandwidthServer) -> None:
+    """2 MB on loopback (gigabits a second): the budget, not the rate, ends both phases;
+    the server is never asked for, nor sent, more than the budget, and the figure is
+    flagged as a lower bound in the details, the summary and the metrics."""
+    result = run_probe(toml(server, duration=3.0, max_mb=2.0))
+    limit = 2_000_000
+    moved = result.metrics["download_moved_bytes"] + result.metrics["upload_moved_bytes"]
+    assert 0 < moved <= limit
+    assert result.metrics["data_bytes"] == moved
+    assert server.settings.requested + server.settings.received <= limit
+    assert result.details["reserved_bytes"] <= limit
+    assert result.details["download"]["end_reason"] == "budget"
+    assert result.details["download"]["lower_bound"] is True
+    assert "≥" in result.summary and "2 MB" in result.summary
+
+
+def test_budget_is_split_so_the_upload_keeps_its_share(server: BandwidthServer) -> None:
+    result = run_probe(toml(server, duration=3.0, max_mb=4.0))
+    down = result.metrics["download_moved_bytes"]
+    up = result.metrics["upload_moved_bytes"]
+    assert down <= 4_000_000 * _budget.DOWNLOAD_SHARE
+    assert up > 1_000_000, result.details["upload"]  # what the download left is used
+    assert down + up <= 4_000_000
+
+
+def _meter_with(rates_mbps: list[float], seconds_each: float) -> Meter:
+    """A meter fed at each rate in turn, ``seconds_each`` per rate."""
+    meter = Meter(0.0)
+    bins_each = round(seconds_each / BIN_S)
+    for rate in rates_mbps:
+        for _ in range(bins_each):
+            meter.bins.append(rate * 1e6 / 8 * BIN_S)
+    return meter
+
+
+def test_a_steady_rate_is_seen_as_steady_and_a_ramp_is_not() -> None:
+    flat = _meter_with([10.0], 4.0)
+    assert not _budget.is_steady(flat, _budget.MIN_STEADY_PHASE_S - 0.1)  # too soon
+    assert _budget.is_steady(flat, _budget.MIN_STEADY_PHASE_S + 0.1)
+    rising = _meter_with([2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0], 0.5)
+    assert not _budget.is_steady(rising, 3.4)
+    # the rate doubles at 2 s: the figure is still moving a second later
+    assert not _budget.is_steady(_meter_with([10.0, 20.0], 2.0), 3.0)
+    # a slow-start ramp, then flat: the ramp is left out, the figure holds still
+    ramp_then_flat = _meter_with([2.0, 6.0] + [20.0] * 8, 0.4)
+    assert _budget.is_steady(ramp_then_flat, 3.9)
+    assert _budget.recent_figures(ramp_then_flat, 3.9) == [20.0] * _budget.STEADY_COUNT
+
+
+def test_a_stalled_link_is_not_steady() -> None:
+    stalled = _meter_with([10.0, 0.0], 2.0)
+    assert not _budget.is_steady(stalled, 3.9)
+
+
+def test_the_allowed_spread_grows_with_the_phase() -> None:
+    assert _budget.allowed_spread(1.0) == _budget.STEADY_SPREAD
+    assert _budget.allowed_spread(_budget.MIN_STEADY_PHASE_S) == _budget.STEADY_SPREAD
+    assert 0.04 < _budget.allowed_spread(4.0) < 0.06
+
+
+def test_budget_reservations_stop_at_the_limit() -> None:
+    budget = _budget.DataBudget(1000)
+    assert budget.reserve(600, ceiling=500) == 500
+    assert budget.reserve(600) == 500
+    assert budget.reserve(1) == 0 and budget.left() == 0
+
+
+def test_on_mobile_data_the_budget_is_small_and_said(server: BandwidthServer) -> None:
+    result = run_probe(toml(server, duration=3.0, max_mb=25.0), facts=(Fact.mobile_data(),))
+    limit = MOBILE_MAX_MB * 1e6
+    assert 0 < result.metrics["data_bytes"] <= limit
+    assert server.settings.requested + server.settings.received <= limit
+    assert result.details["max_mb"] == MOBILE_MAX_MB and result.details["mobile_data"] is True
+    assert "mobile data: test capped at 5 MB" in result.summary
+
+
+def test_a_smaller_max_mb_wins_on_mobile_data(server: BandwidthServer) -> None:
+    result = run_probe(toml(server, duration=3.0, max_mb=1.0), facts=(Fact.mobile_data(),))
+    assert result.details["max_mb"] == 1.0
+    assert result.metrics["data_bytes"] <= 1e6
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("0", "greater than 0"),
+        ("-5.0", "greater than 0"),
+        ("nan", "finite number"),
+        ("25000", "at most 1000"),
+        ('"25"', "a number"),
+    ],
+)
+def test_max_mb_is_checked_at_load(value: str, problem: str) -> None:
+    with pytest.raises(config.ConfigError, match=problem) as caught:
+        config.parse(f"[bandwidth]\nmax_mb = {value}\n", "<test>")
+    assert "max_mb" in str(caught.value)
+
+
+def test_max_mb_defaults_to_25_and_takes_integers() -> None:
+    assert config.parse("", "<test>").bandwidth.max_mb == 25.0
+    assert config.parse("[bandwidth]\nmax_mb = 5\n", "<test>").bandwidth.max_mb == 5.0

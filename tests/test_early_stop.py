@@ -1,0 +1,161 @@
+"""Early stop: the slow wave (bandwidth) is skipped, and says why, once the first wave
+made a path fault certain; evidence that is not decisive still waits for it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from typing import Any
+
+from jmo_doctor.api import Decided, Fact, Finding, ProbeContext, ProbeResult, Status
+from jmo_doctor.context import ProbeRunContext
+from jmo_doctor.early import DECISIVE_CAUSES, certain_cause
+from jmo_doctor.runner import run_probes
+from tests.helpers import FuncProbe, loaded, make_context, make_shared
+
+SLOW_S = 1.5
+
+
+def _reporting(probe_id: str, *findings: Finding, status: Status = Status.FAIL) -> FuncProbe:
+    async def body(ctx: ProbeContext) -> ProbeResult:
+        return ProbeResult(probe_id, status, probe_id, findings)
+
+    return FuncProbe(probe_id, body)
+
+
+async def _slow_measurement(ctx: ProbeContext) -> str:
+    await asyncio.sleep(SLOW_S)
+    return "measured"
+
+
+def _run(first: FuncProbe, lang: str = "en") -> tuple[dict[str, ProbeResult], float]:
+    slow = replace(loaded(FuncProbe("bandwidth", _slow_measurement)), slow=True)
+    began = time.monotonic()
+    results = run_probes([loaded(first), slow], make_shared(timeout=10, lang=lang))
+    return {r.id: r for r in results}, time.monotonic() - began
+
+
+def _portal(**data: Any) -> Finding:
+    return Finding("http.captive_portal", "portal", "captive", {"status": 302, **data})
+
+
+def test_a_captive_portal_makes_the_bandwidth_test_unneeded() -> None:
+    results, elapsed = _run(_reporting("http", _portal()))
+    skipped = results["bandwidth"]
+    assert skipped.status is Status.SKIP
+    assert skipped.findings[0].code == "probe.skipped"
+    assert skipped.findings[0].data == {"reason": "not_needed", "cause": "captive_portal"}
+    assert skipped.summary.startswith("Not needed: the cause is already certain (")
+    assert elapsed < SLOW_S, "the run waited for a measurement it did not need"
+
+
+def test_the_reason_is_said_in_indonesian_too() -> None:
+    results, _ = _run(_reporting("http", _portal()), lang="id")
+    assert results["bandwidth"].summary.startswith("Tidak diperlukan: penyebabnya sudah pasti (")
+
+
+def test_an_offline_device_needs_no_bandwidth_test() -> None:
+    offline = Finding("system.offline", "no route", None, {"reason": "no_route"})
+    results, elapsed = _run(_reporting("system", offline))
+    assert results["bandwidth"].findings[0].data["cause"] == "offline"
+    assert elapsed < SLOW_S
+
+
+def test_evidence_that_is_not_decisive_still_waits() -> None:
+    # the device clock is off: a fault of the device, not the path; the link may still be
+    # slow besides, so the bandwidth test keeps its say
+    skew = Finding("clock.skew", "skew", None, {"skew_s": -3 * 3600.0})
+    results, elapsed = _run(_reporting("clock", skew))
+    assert results["bandwidth"].status is Status.PASS
+    assert results["bandwidth"].summary == "measured"
+    assert elapsed >= SLOW_S
+
+
+def test_an_unstable_path_still_waits_for_the_bandwidth_test() -> None:
+    # loss and jitter may be the slow link's own doing: only the bandwidth test tells
+    loss = [
+        Finding("latency.loss", "loss", name, {"loss_pct": 30.0})
+        for name in ("bpjs-www", "bpjs-sso", "google")
+    ]
+    results, elapsed = _run(_reporting("tcp", *loss, status=Status.WARN))
+    assert results["bandwidth"].summary == "measured"
+    assert elapsed >= SLOW_S
+
+
+def test_a_healthy_first_wave_still_measures() -> None:
+    results, elapsed = _run(_reporting("dns", status=Status.PASS))
+    assert results["bandwidth"].summary == "measured" and elapsed >= SLOW_S
+
+
+def test_only_critical_high_confidence_path_faults_are_decisive() -> None:
+    # device and app causes, the slow link itself and "nothing found" never are
+    assert not {"clock_skew", "unstable_connection", "slow_connection"} & DECISIVE_CAUSES
+    assert "kpj_not_linked" not in DECISIVE_CAUSES
+    portal = ProbeResult("http", Status.FAIL, "", (_portal(),))
+    assert certain_cause([portal], make_shared().config.targets, "en") is not None
+    assert certain_cause([], make_shared().config.targets, "en") is None
+
+
+# --- facts published while the run goes on ---------------------------------------------------
+
+
+def test_unless_returns_the_work_when_no_fact_comes() -> None:
+    async def go() -> str:
+        ctx = make_context()
+        return await ctx.unless(asyncio.sleep(0.01, "done"), Fact.unreachable("bpjs-www"))
+
+    assert asyncio.run(go()) == "done"
+
+
+def test_a_published_fact_ends_the_wait_at_once() -> None:
+    async def go() -> tuple[str, float]:
+        shared = make_shared()
+        ctx = ProbeRunContext(shared, "tls", {})
+        other = ProbeRunContext(shared, "tcp", {})  # another probe of the same run
+
+        async def tcp_finds_it_unreachable() -> None:
+            await asyncio.sleep(0.1)
+            other.publish(Fact.unreachable("bpjs-www"))
+
+        began = time.monotonic()
+        publisher = asyncio.ensure_future(tcp_finds_it_unreachable())
+        try:
+            await ctx.unless(asyncio.sleep(5.0), Fact.unreachable("bpjs-www"))
+        except Decided as decided:
+            await publisher
+            return str(decided), time.monotonic() - began
+        return "waited", time.monotonic() - began
+
+    said, elapsed = asyncio.run(go())
+    assert said == "not needed: unreachable (bpjs-www)"
+    assert elapsed < 1.0
+
+
+def test_a_fact_about_another_target_does_not_end_the_wait() -> None:
+    async def go() -> str:
+        ctx = make_context()
+        ctx.publish(Fact.unreachable("google"))
+        return await ctx.unless(asyncio.sleep(0.2, "done"), Fact.unreachable("bpjs-www"))
+
+    assert asyncio.run(go()) == "done"
+
+
+def test_a_fact_known_before_skips_the_work_without_starting_it() -> None:
+    started: list[bool] = []
+
+    async def work() -> str:
+        started.append(True)
+        return "ran"
+
+    async def go() -> str:
+        ctx = make_context()
+        ctx.publish(Fact.unreachable("bpjs-www"))
+        assert ctx.known(Fact.unreachable("bpjs-www"))
+        try:
+            return await ctx.unless(work(), Fact.unreachable("bpjs-www"))
+        except Decided as decided:
+            return str(decided.fact)
+
+    assert asyncio.run(go()) == "unreachable (bpjs-www)"
+    assert not started
