@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,17 +133,10 @@ def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(dist),
             str(project),
         )
+    from tests.helpers import venv_with_test_dependencies
+
     venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    # dependencies from the test environment, *after* the venv's own site-packages
-    Path(site, "_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    python = venv_with_test_dependencies(venv)
     wheels = sorted(str(w) for w in dist.glob("*.whl"))
     _pip(
         Path(sys.executable), "--python", str(python), "install", "--no-deps", "--no-index", *wheels

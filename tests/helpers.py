@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -118,3 +119,18 @@ def verdict_of(output: str) -> str:
     lines = output.rstrip().splitlines()
     start = max(i for i, line in enumerate(lines) if not line.startswith(" "))
     return " ".join(line.strip() for line in lines[start:])
+
+
+def venv_with_test_dependencies(venv: Path) -> Path:
+    """A fresh venv without pip whose dependencies come from the test environment (a .pth
+    file *after* its own site-packages): installs into it need no download. Its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    Path(site, "_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python

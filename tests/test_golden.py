@@ -49,7 +49,11 @@ SCENARIOS: dict[str, list[ProbeResult]] = {
 
 
 def _document(name: str, lang: str) -> dict[str, Any]:
-    results = SCENARIOS[name]
+    return golden_document(SCENARIOS[name], lang)
+
+
+def golden_document(results: list[ProbeResult], lang: str) -> dict[str, Any]:
+    """The report of ``results`` as the goldens have it: a fixed time, run id and version."""
     run = document.RunInfo(datetime(2026, 11, 25, 10, 0, tzinfo=UTC), 3.2, lang)
     doc = document.build(run, results, diagnose(results, TARGETS, lang), {"platform": "linux"})
     doc["run"]["id"] = "golden"

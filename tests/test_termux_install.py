@@ -17,7 +17,6 @@ import os
 import re
 import subprocess
 import sys
-import sysconfig
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -27,7 +26,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.helpers import verdict_of
+from tests.helpers import venv_with_test_dependencies, verdict_of
 from tests.lab import Lab
 from tests.lab.android import AndroidSandbox, unavailable_reason
 from tests.netns import empty_namespace
@@ -135,15 +134,7 @@ def termux_venv(tmp_path_factory: pytest.TempPathFactory, sandbox: AndroidSandbo
     pip on Termux would fetch the same pure wheels)."""
     root = tmp_path_factory.mktemp("termux")
     venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    Path(site, "_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    python = venv_with_test_dependencies(venv)
     no_compiler = root / "bin"
     no_compiler.mkdir()
     for tool in ("git", "make", "sh", "env"):  # what `pkg install python git make` gives

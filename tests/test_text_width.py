@@ -9,7 +9,6 @@ of the evidence lost, the verdict last.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,8 @@ import pytest
 
 from jmo_doctor import catalogue
 from jmo_doctor.api import Finding, ProbeResult, Status
-from jmo_doctor.diagnosis import diagnose
-from jmo_doctor.report import document, text
-from tests.test_golden import SCENARIOS, TARGETS
+from jmo_doctor.report import text
+from tests.test_golden import SCENARIOS, golden_document
 
 GOLDEN = Path(__file__).parent / "golden" / "width"
 WIDTHS = (40, 60, 100)
@@ -61,13 +59,7 @@ ALL = {**SCENARIOS, **MORE}
 
 
 def _document(name: str, lang: str) -> dict[str, Any]:
-    results = ALL[name]
-    run = document.RunInfo(datetime(2026, 11, 25, 10, 0, tzinfo=UTC), 3.2, lang)
-    doc = document.build(run, results, diagnose(results, TARGETS, lang), {"platform": "linux"})
-    doc["run"]["id"] = "golden"
-    doc["tool"]["version"] = "0.0.0"
-    doc["redacted"] = True
-    return doc
+    return golden_document(ALL[name], lang)
 
 
 def _render(name: str, lang: str, width: int) -> str:
