@@ -143,7 +143,7 @@ def test_a_hanging_pushgateway_costs_a_warning_not_the_deadline(
     timeout = 2.0
     started = time.monotonic()
     done = jmo(tmp_path, *MINIMAL_RUN, "--format", "json", "--push", silent_gateway,
-               "--timeout", str(timeout))  # fmt: skip
+               "--timeout", str(timeout), "--lang", "en")  # fmt: skip
     elapsed = time.monotonic() - started
     assert done.returncode == 1, done.stderr
     assert '"kpj_invalid"' in done.stdout  # the report is never lost
@@ -171,7 +171,8 @@ def test_the_push_waits_only_until_the_runs_deadline(silent_gateway: str, tmp_pa
 
 def test_a_refused_push_is_a_warning(tmp_path: Path) -> None:
     port = prometheus_stack.free_port()  # nothing listens there
-    done = jmo(tmp_path, *MINIMAL_RUN, "--push", f"http://127.0.0.1:{port}", "--timeout", "3")
+    push = f"http://127.0.0.1:{port}"
+    done = jmo(tmp_path, *MINIMAL_RUN, "--push", push, "--timeout", "3", "--lang", "en")
     assert done.returncode == 1
     assert "jmo-doctor: warning: push failed after" in done.stderr, done.stderr
 

@@ -51,8 +51,10 @@ def test_no_valid_report_is_exit_3_with_the_reasons(
 
 
 def test_no_argument_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(["report", "summary"]) == 3
+    assert run_cli(["report", "summary", "--lang", "en"]) == 3
     assert "Missing argument" in capsys.readouterr().err
+    assert run_cli(["report", "summary"]) == 3  # Indonesian unless told otherwise
+    assert "Argumen tidak diberikan" in capsys.readouterr().err
 
 
 def test_a_bad_file_among_good_ones_is_listed_not_fatal(
