@@ -475,6 +475,11 @@ def _mtu_blackhole(facts: Facts) -> Candidate | None:
     confirmed = facts.having({"path.mtu_blackhole"})
     if not confirmed:
         return None
+    if facts.having({"latency.loss"}):
+        # Handshakes are small packets: a broken path MTU never loses them. Lost handshakes
+        # mean the link drops packets of any size, and a stalled request that then went
+        # through with small segments was luck on a lossy link, not a size limit.
+        return None
     # The request stalled and went through with small segments: every stall, broken
     # handshake or timeout on those hosts is the path dropping full-size packets.
     hosts = {o.target for o in confirmed}

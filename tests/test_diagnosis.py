@@ -666,3 +666,16 @@ def test_a_phone_too_old_for_the_update_absorbs_app_outdated() -> None:
     assert ids(diagnosis) == ["device_unsupported"]
     assert set(diagnosis.causes[0].evidence) == {"store.outdated", "store.os_unsupported"}
     assert diagnosis.status is ExitStatus.WARNING and not diagnosis.all_clear
+
+
+def test_a_lossy_link_is_not_taken_for_a_broken_path_mtu() -> None:
+    # on a link losing 30 % of packets a stalled request can go through on its retry with
+    # small segments by luck: the lost handshakes say the loss is not about packet size
+    findings = (
+        on("path.mtu_blackhole", ["bpjs-www"], mss=536)
+        + on("http.timeout", ["bpjs-www"])
+        + on("latency.loss", ALL_HOSTS, loss_pct=30.0)
+    )
+    diagnosis = check(*findings)
+    assert "mtu_blackhole" not in ids(diagnosis)
+    assert ids(diagnosis)[0] == "unstable_connection"
