@@ -9,6 +9,7 @@ crosses the router's token bucket (tc tbf) exactly as iperf3's do.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import time
 from collections.abc import Iterator
@@ -78,29 +79,42 @@ def bandwidth_of(doc: dict[str, Any]) -> dict[str, Any]:
 SECONDS_PER_RATE = {1: 8.0, 10: 8.0, 50: 8.0}
 
 
+#: Runs of ours per rate: the adaptive test ends a phase in 2.5-4 s once its figure holds
+#: still, and the lab's small tbf queue makes four streams' 1 s rates wobble by ±10 %, so
+#: one short run errs by up to ~7 %; the claim (and the bench) is the median of runs.
+RUNS_PER_RATE = 3
+
+
 @pytest.mark.parametrize("mbit", sorted(SECONDS_PER_RATE))
 def test_shaped_rate_is_measured_as_iperf3_does(lab: Lab, servers: None, mbit: int) -> None:
     lab.set_rate(mbit)
     seconds = SECONDS_PER_RATE[mbit]
-    _, doc = run(lab, "--only", "bandwidth", "--timeout", "60", duration=seconds)
-    probe = bandwidth_of(doc)
-    down = probe["metrics"]["download_mbps"]
-    up = probe["metrics"]["upload_mbps"]
+    probes = []
+    for _ in range(RUNS_PER_RATE):
+        _, doc = run(lab, "--only", "bandwidth", "--timeout", "60", duration=seconds)
+        probes.append(bandwidth_of(doc))
+    downs = [p["metrics"]["download_mbps"] for p in probes]
+    ups = [p["metrics"]["upload_mbps"] for p in probes]
+    down, up = statistics.median(downs), statistics.median(ups)
     # iperf3 as people run it (one stream), for as long as ours: its ramp is negligible at
     # the lab's sub-millisecond RTT, and one stream shares the small queue with nobody
     ref_down = iperf3(lab, seconds, reverse=True)
     ref_up = iperf3(lab, seconds)
-    shown = f"ours {down:.3f}/{up:.3f}, iperf3 {ref_down:.3f}/{ref_up:.3f} Mbit/s"
+    shown = f"ours {downs}/{ups} (medians {down:.3f}/{up:.3f}), iperf3 {ref_down:.3f}/{ref_up:.3f}"
     assert down / ref_down == pytest.approx(1.0, abs=0.05), shown
     assert up / ref_up == pytest.approx(1.0, abs=0.05), shown
-    # adaptive: the phases end once the figure is steady or the data budget is spent
-    metrics = probe["metrics"]
-    phases_s = metrics["download_seconds"] + metrics["upload_seconds"]
-    assert phases_s <= 8.0 + 0.5, f"{phases_s:.1f} s for both phases; {shown}"
-    assert metrics["data_bytes"] <= 25e6, metrics
-    # a 100 ms queue is no bufferbloat worth reporting (1 Mbit/s of link is 0.96 of
-    # goodput: below min_download_mbps, rightly)
-    assert "bandwidth.bufferbloat" not in [f["code"] for f in probe["findings"]]
+    # no single run is far off: a stop that fired on a passing burst would show here
+    for single in [*(d / ref_down for d in downs), *(u / ref_up for u in ups)]:
+        assert single == pytest.approx(1.0, abs=0.15), shown
+    for probe in probes:
+        # adaptive: the phases end once the figure is steady or the data budget is spent
+        metrics = probe["metrics"]
+        phases_s = metrics["download_seconds"] + metrics["upload_seconds"]
+        assert phases_s <= 8.0 + 0.5, f"{phases_s:.1f} s for both phases; {shown}"
+        assert metrics["data_bytes"] <= 25e6, metrics
+        # a 100 ms queue is no bufferbloat worth reporting (1 Mbit/s of link is 0.96 of
+        # goodput: below min_download_mbps, rightly)
+        assert "bandwidth.bufferbloat" not in [f["code"] for f in probe["findings"]]
 
 
 def test_300_kbit_link_is_slow_connection_first(lab: Lab, servers: None) -> None:
