@@ -96,6 +96,7 @@ async def download(
     def tick(now: float) -> None:
         if is_steady(meter, now):
             phase.cut(now, "steady")
+        phase.answered(meter, now)
         report("download", (now - phase.start) / (phase.at - phase.start), meter.recent_mbps(now))
 
     async with new_client() as client:
@@ -106,7 +107,17 @@ async def download(
     return analyse(meter, min(phase.at, time.monotonic())), errors, int(sum(meter.bins))
 
 
-async def measure(ctx: ProbeContext, duration: float, max_mb: float, report: Report) -> Measurement:
+async def measure(
+    ctx: ProbeContext,
+    duration: float,
+    max_mb: float,
+    report: Report,
+    enough_mbps: float | None = None,
+    upload_s: float | None = None,
+) -> Measurement:
+    """Both phases. On a link already known unstable the probe passes ``enough_mbps``
+    (the download ends once its rate reaches it, see ``PhaseEnd.answered``) and a shorter
+    ``upload_s``."""
     settings = ctx.config.bandwidth
     host, port = host_port(settings.download_url)
     addresses, _ = await addresses_for(ctx, host, port)
@@ -142,7 +153,11 @@ async def measure(ctx: ProbeContext, duration: float, max_mb: float, report: Rep
         if rtt_host != host:  # the upload may go elsewhere: probe the host under load
             found, _ = await addresses_for(ctx, rtt_host, rtt_port)
             address = found[0] if found else address  # no idle series: first will do
-        phase = PhaseEnd.after(duration)
+        if direction == "download":
+            phase = PhaseEnd.after(duration)
+            phase.enough_mbps = enough_mbps
+        else:
+            phase = PhaseEnd.after(duration if upload_s is None else min(duration, upload_s))
         async with sample_while_running(address, rtt_port, log, spacing):
             throughput, errors, moved = await run(
                 clients(connections), url, streams, phase, budget, report

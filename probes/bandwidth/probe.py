@@ -43,6 +43,14 @@ SETUP_S = 1.5 + UPLOAD_DRAIN_S
 MOBILE_MAX_MB = 5.0
 #: Below this many seconds per direction no figure is worth reporting.
 MIN_PHASE_S = 0.5
+#: On a link the first wave showed unstable beyond doubt the test need only tell slow from
+#: not slow (the one answer that could still change the first cause): the download ends
+#: once its rate is ``ANSWER_FACTOR`` times the minimum, or after ``UNSTABLE_DOWNLOAD_S``
+#: (slow start on a 300 ms link needs a few seconds); the upload, which cannot change the
+#: first cause, after ``UNSTABLE_UPLOAD_S``.
+UNSTABLE_DOWNLOAD_S = 3.0
+UNSTABLE_UPLOAD_S = 1.5
+ANSWER_FACTOR = 2.0
 
 
 #: Why nothing could be measured (``Measurement.unavailable``'s reason), in words; the
@@ -104,6 +112,9 @@ class BandwidthProbe(BaseProbe):
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         settings = ctx.config.bandwidth
         duration = min(settings.duration, (budget(ctx, 600.0) - SETUP_S) / 2)
+        unstable = ctx.known(Fact.unstable_link())
+        if unstable:
+            duration = min(duration, UNSTABLE_DOWNLOAD_S)
         max_mb = settings.max_mb
         on_mobile = ctx.known(Fact.mobile_data())
         if on_mobile:  # prepaid quota: ask nothing, spend little, and say so
@@ -120,17 +131,33 @@ class BandwidthProbe(BaseProbe):
                 measurement = await measure(ctx, duration, endpoints, live)
             else:
                 # a path that loses packets can stretch the set-up: answer in time
-                limit = asyncio.timeout(budget(ctx, 600.0))
+                allowed = budget(ctx, 600.0)
+                if unstable:  # the set-up is bounded too: both phases and their set-up
+                    allowed = min(allowed, UNSTABLE_DOWNLOAD_S + UNSTABLE_UPLOAD_S + SETUP_S)
+                limit = asyncio.timeout(allowed)
                 try:
                     async with limit:
-                        measurement = await http_backend.measure(ctx, duration, max_mb, live)
+                        measurement = await _measured(ctx, duration, max_mb, live, unstable)
                 except TimeoutError:
                     if not limit.expired():
                         raise  # not ours: the runner reports it as the crash it is
                     measurement = Measurement("http", "", unavailable=("no_time", "deadline"))
         if on_mobile:
             measurement.extra["mobile_data"] = True
+        if unstable:
+            measurement.extra["unstable_link"] = True
         return judge(ctx, measurement)
+
+
+async def _measured(
+    ctx: ProbeContext, duration: float, max_mb: float, live: LiveRate, unstable: bool
+) -> Measurement:
+    """The http backend's measurement; on a link known unstable, only as long as it takes
+    to tell slow from not slow."""
+    if not unstable:
+        return await http_backend.measure(ctx, duration, max_mb, live)
+    enough = ANSWER_FACTOR * ctx.config.bandwidth.min_download_mbps
+    return await http_backend.measure(ctx, duration, max_mb, live, enough, UNSTABLE_UPLOAD_S)
 
 
 class LiveRate:
