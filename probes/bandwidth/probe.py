@@ -47,9 +47,8 @@ MIN_PHASE_S = 0.5
 #: not slow (the one answer that could still change the first cause): the download ends
 #: once its rate is ``ANSWER_FACTOR`` times the minimum, or after ``UNSTABLE_DOWNLOAD_S``
 #: (slow start on a 300 ms link needs a few seconds); the upload, which cannot change the
-#: first cause, after ``UNSTABLE_UPLOAD_S``.
+#: first cause, is left out.
 UNSTABLE_DOWNLOAD_S = 3.0
-UNSTABLE_UPLOAD_S = 1.5
 ANSWER_FACTOR = 2.0
 
 
@@ -133,7 +132,7 @@ class BandwidthProbe(BaseProbe):
                 # a path that loses packets can stretch the set-up: answer in time
                 allowed = budget(ctx, 600.0)
                 if unstable:  # the set-up is bounded too: both phases and their set-up
-                    allowed = min(allowed, UNSTABLE_DOWNLOAD_S + UNSTABLE_UPLOAD_S + SETUP_S)
+                    allowed = min(allowed, UNSTABLE_DOWNLOAD_S + SETUP_S - UPLOAD_DRAIN_S)
                 limit = asyncio.timeout(allowed)
                 try:
                     async with limit:
@@ -157,7 +156,7 @@ async def _measured(
     if not unstable:
         return await http_backend.measure(ctx, duration, max_mb, live)
     enough = ANSWER_FACTOR * ctx.config.bandwidth.min_download_mbps
-    return await http_backend.measure(ctx, duration, max_mb, live, enough, UNSTABLE_UPLOAD_S)
+    return await http_backend.measure(ctx, duration, max_mb, live, enough, with_upload=False)
 
 
 class LiveRate:
@@ -259,6 +258,11 @@ def _summary(ctx: ProbeContext, m: Measurement, latency: Responsiveness) -> str:
     down = _rate(m.download)
     up = _rate(m.upload)
     text = ctx.text(id=f"Unduh {down}, unggah {up}", en=f"Download {down}, upload {up}")
+    if m.upload is None and m.extra.get("unstable_link"):
+        text = ctx.text(
+            id=f"Unduh {down}; unggah tidak diukur (koneksi tidak stabil)",
+            en=f"Download {down}; upload not measured (unstable connection)",
+        )
     if latency.idle_ms is not None and latency.loaded_ms is not None:
         text += ctx.text(
             id=f"; latensi {latency.idle_ms:.0f} ms diam, {latency.loaded_ms:.0f} ms sibuk",
