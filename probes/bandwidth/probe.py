@@ -45,17 +45,22 @@ MOBILE_MAX_MB = 5.0
 MIN_PHASE_S = 0.5
 #: On a link the first wave showed unstable beyond doubt the test need only tell slow from
 #: not slow (the one answer that could still change the first cause): the download ends
-#: once its rate is ``ANSWER_FACTOR`` times the minimum, or after ``UNSTABLE_DOWNLOAD_S``
-#: (slow start on a 300 ms link needs a few seconds); the upload, which cannot change the
-#: first cause, is left out.
-UNSTABLE_DOWNLOAD_S = 3.0
-ANSWER_FACTOR = 2.0
+#: once its rate is ``ANSWER_FACTOR`` times the minimum (not slow) or, as always, once it is
+#: steady; the upload, which cannot change the first cause, is left out. A test with no
+#: answer by ``UNSTABLE_BOUND_S`` (set-up included) says so and claims nothing: a figure
+#: cut while still climbing out of slow start would call a merely jittery link slow.
+UNSTABLE_BOUND_S = 6.0
+ANSWER_FACTOR = 1.5
 
 
 #: Why nothing could be measured (``Measurement.unavailable``'s reason), in words; the
 #: reason and the error's own text stay in the finding's data, as evidence.
 UNAVAILABLE_REASONS: Messages = {
     "no_time": {"id": "waktu pemeriksaan tidak cukup", "en": "not enough time was left"},
+    "unstable": {
+        "id": "koneksi terlalu tidak stabil untuk diukur dengan cepat",
+        "en": "the connection is too unstable to measure quickly",
+    },
     "dns": {
         "id": "alamat server uji kecepatan tidak ditemukan",
         "en": "the speed-test server's address was not found",
@@ -112,8 +117,6 @@ class BandwidthProbe(BaseProbe):
         settings = ctx.config.bandwidth
         duration = min(settings.duration, (budget(ctx, 600.0) - SETUP_S) / 2)
         unstable = ctx.known(Fact.unstable_link())
-        if unstable:
-            duration = min(duration, UNSTABLE_DOWNLOAD_S)
         max_mb = settings.max_mb
         on_mobile = ctx.known(Fact.mobile_data())
         if on_mobile:  # prepaid quota: ask nothing, spend little, and say so
@@ -130,17 +133,16 @@ class BandwidthProbe(BaseProbe):
                 measurement = await measure(ctx, duration, endpoints, live)
             else:
                 # a path that loses packets can stretch the set-up: answer in time
-                allowed = budget(ctx, 600.0)
-                if unstable:  # the set-up is bounded too: both phases and their set-up
-                    allowed = min(allowed, UNSTABLE_DOWNLOAD_S + SETUP_S - UPLOAD_DRAIN_S)
-                limit = asyncio.timeout(allowed)
+                left = budget(ctx, 600.0)
+                limit = asyncio.timeout(min(left, UNSTABLE_BOUND_S) if unstable else left)
                 try:
                     async with limit:
                         measurement = await _measured(ctx, duration, max_mb, live, unstable)
                 except TimeoutError:
                     if not limit.expired():
                         raise  # not ours: the runner reports it as the crash it is
-                    measurement = Measurement("http", "", unavailable=("no_time", "deadline"))
+                    why = "unstable" if unstable and left > UNSTABLE_BOUND_S else "no_time"
+                    measurement = Measurement("http", "", unavailable=(why, "deadline"))
         if on_mobile:
             measurement.extra["mobile_data"] = True
         if unstable:
