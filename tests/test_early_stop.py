@@ -159,3 +159,49 @@ def test_a_fact_known_before_skips_the_work_without_starting_it() -> None:
 
     assert asyncio.run(go()) == "unreachable (bpjs-www)"
     assert not started
+
+
+# --- an unstable link, certain: the bandwidth test only tells slow from not slow -----------
+
+
+def _lossy_tcp(loss_pct: float) -> FuncProbe:
+    loss = [
+        Finding("latency.loss", "loss", name, {"loss_pct": loss_pct})
+        for name in ("bpjs-www", "bpjs-sso", "google")
+    ]
+    return _reporting("tcp", *loss, status=Status.WARN)
+
+
+def _unstable_known(first: FuncProbe) -> bool:
+    """Whether the slow probe, run after ``first``, was told the link is unstable."""
+    told: list[bool] = []
+
+    async def bandwidth(ctx: ProbeContext) -> ProbeResult:
+        told.append(ctx.known(Fact.unstable_link()))
+        return ProbeResult("bandwidth", Status.PASS, "measured")
+
+    slow = replace(loaded(FuncProbe("bandwidth", bandwidth)), slow=True)
+    run_probes([loaded(first), slow], make_shared(timeout=10))
+    return told == [True]
+
+
+def test_loss_far_past_the_threshold_tells_the_slow_probe() -> None:
+    assert _unstable_known(_lossy_tcp(30.0))  # six times the default 5 %
+
+
+def test_loss_just_past_the_threshold_does_not() -> None:
+    # 7 % is unstable, but not beyond doubt: the bandwidth test keeps its full say
+    assert not _unstable_known(_lossy_tcp(7.0))
+
+
+def test_far_loss_on_one_target_alone_does_not() -> None:
+    one = Finding("latency.loss", "loss", "bpjs-www", {"loss_pct": 60.0})
+    assert not _unstable_known(_reporting("tcp", one, status=Status.WARN))
+
+
+def test_far_jitter_tells_it_too() -> None:
+    jitter = [
+        Finding("latency.jitter", "jitter", name, {"jitter_ms": 150.0})
+        for name in ("bpjs-www", "google")
+    ]
+    assert _unstable_known(_reporting("tcp", *jitter, status=Status.WARN))
