@@ -51,8 +51,10 @@ def certain_cause(
     return None
 
 
-#: "Far past" the thresholds: loss or jitter at least this many times the configured limit.
-FAR_PAST = 2.0
+#: "Far past" the thresholds: loss or jitter at least this many times the configured limit
+#: (a 300 kbit/s link jitters under the first wave's own traffic, but the speed test then
+#: ends on its steady rate well within the bound: tests/test_bandwidth_lab.py).
+FAR_PAST = 1.5
 #: Targets that must show it (high confidence already asks for a reference one among them).
 FAR_TARGETS = 2
 _FAR_MEASURES = {"latency.loss": "loss_pct", "latency.jitter": "jitter_ms"}
