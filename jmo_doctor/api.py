@@ -100,6 +100,7 @@ class ProbeResult:
 #: Kinds of :class:`Fact`.
 UNREACHABLE = "unreachable"
 MOBILE_DATA = "mobile_data"
+UNSTABLE_LINK = "unstable_link"
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,12 @@ class Fact:
         """The device reaches the internet over cellular data (the system probe's
         interfaces or termux-api): data costs quota, so spend little."""
         return cls(MOBILE_DATA)
+
+    @classmethod
+    def unstable_link(cls) -> Fact:
+        """The first wave made an unstable link certain, its loss or jitter far past the
+        thresholds: a throughput test need only tell slow from not slow, briefly."""
+        return cls(UNSTABLE_LINK)
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.target})" if self.target else self.kind

@@ -10,14 +10,19 @@ cut: an unstable connection is *not* decisive — on a 300 kbit/s link the first
 own traffic makes the latency jitter and lose packets, and only the bandwidth test tells
 that the link is slow (tests/test_bandwidth_lab.py); causes of the device or the app
 (the clock, the app version) leave the test its say too: the link may be slow besides.
+
+An unstable link is not decisive, but it can be *certain* (:func:`unstable_link`): then
+the bandwidth test is left only the question whether the link is slow besides — the one
+answer that would change the first cause (``slow_connection`` folds
+``unstable_connection``) — and a short phase tells that as the adaptive stop does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jmo_doctor.api import ProbeResult
-from jmo_doctor.config import Target
+from jmo_doctor.api import Finding, ProbeResult
+from jmo_doctor.config import LatencyConfig, Target
 from jmo_doctor.diagnosis import HIGH, diagnose
 
 DECISIVE_CAUSES = frozenset(
@@ -44,3 +49,41 @@ def certain_cause(
     if first.id in DECISIVE_CAUSES and first.confidence == HIGH:
         return first.id, first.title
     return None
+
+
+#: "Far past" the thresholds: loss or jitter at least this many times the configured limit
+#: (a 300 kbit/s link jitters under the first wave's own traffic, but the speed test then
+#: ends on its steady rate well within the bound: tests/test_bandwidth_lab.py).
+FAR_PAST = 1.5
+#: Targets that must show it (high confidence already asks for a reference one among them).
+FAR_TARGETS = 2
+_FAR_MEASURES = {"latency.loss": "loss_pct", "latency.jitter": "jitter_ms"}
+
+
+def _far_past(finding: Finding, limits: LatencyConfig) -> bool:
+    key = _FAR_MEASURES.get(finding.code)
+    value = finding.data.get(key) if key else None
+    limit = {"loss_pct": limits.loss_pct, "jitter_ms": limits.jitter_ms}.get(key or "")
+    return isinstance(value, int | float) and limit is not None and value >= FAR_PAST * limit
+
+
+def unstable_link(
+    results: Sequence[ProbeResult], targets: Sequence[Target], limits: LatencyConfig
+) -> bool:
+    """Whether ``results`` make an unstable link certain: the verdict's first cause is
+    ``unstable_connection`` of high confidence and the tcp probe saw loss or jitter far
+    past the thresholds on :data:`FAR_TARGETS` targets or more."""
+    verdict = diagnose(results, targets, "en")
+    if not verdict.causes:
+        return False
+    first = verdict.causes[0]
+    if first.id != "unstable_connection" or first.confidence != HIGH:
+        return False
+    far = {
+        f.target
+        for r in results
+        if r.id == "tcp"
+        for f in r.findings
+        if f.target is not None and _far_past(f, limits)
+    }
+    return len(far) >= FAR_TARGETS

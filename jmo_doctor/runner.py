@@ -17,9 +17,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from jmo_doctor.api import ProbeResult, Status
+from jmo_doctor.api import Fact, ProbeResult, Status
 from jmo_doctor.context import ProbeRunContext, RunShared, make_finding
-from jmo_doctor.early import certain_cause
+from jmo_doctor.early import certain_cause, unstable_link
 from jmo_doctor.facts import facts_from
 from jmo_doctor.i18n import words
 from jmo_doctor.plugins import LoadedProbe
@@ -157,6 +157,8 @@ async def _run_all(probes: Sequence[LoadedProbe], shared: RunShared, board: Boar
         for loaded in slow:
             board.finish(not_needed_result(loaded.id, shared.lang, *certain))
         return
+    if slow and _unstable(board, shared):
+        shared.publish(Fact.unstable_link())
     await asyncio.gather(*(_guarded(p, shared, board, verbose) for p in slow))
 
 
@@ -169,6 +171,17 @@ def _certain(board: Board, shared: RunShared) -> tuple[str, str] | None:
         if shared.options.verbose:
             traceback.print_exc()
         return None
+
+
+def _unstable(board: Board, shared: RunShared) -> bool:
+    """Whether the first wave made an unstable link certain; never an obstacle either."""
+    done = [s.result for s in board.snapshot() if s.result is not None]
+    try:
+        return unstable_link(done, shared.config.targets, shared.config.latency)
+    except Exception:
+        if shared.options.verbose:
+            traceback.print_exc()
+        return False
 
 
 def run_probes(

@@ -4,8 +4,11 @@ made a path fault certain; evidence that is not decisive still waits for it."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from jmo_doctor.api import Decided, Fact, Finding, ProbeContext, ProbeResult, Status
@@ -13,6 +16,9 @@ from jmo_doctor.context import ProbeRunContext
 from jmo_doctor.early import DECISIVE_CAUSES, certain_cause
 from jmo_doctor.runner import run_probes
 from tests.helpers import FuncProbe, loaded, make_context, make_shared
+from tests.lab import Lab
+
+CLI = str(Path(sys.executable).parent / "jmo-doctor")
 
 SLOW_S = 1.5
 
@@ -159,3 +165,90 @@ def test_a_fact_known_before_skips_the_work_without_starting_it() -> None:
 
     assert asyncio.run(go()) == "unreachable (bpjs-www)"
     assert not started
+
+
+# --- an unstable link, certain: the bandwidth test only tells slow from not slow -----------
+
+
+def _lossy_tcp(loss_pct: float) -> FuncProbe:
+    loss = [
+        Finding("latency.loss", "loss", name, {"loss_pct": loss_pct})
+        for name in ("bpjs-www", "bpjs-sso", "google")
+    ]
+    return _reporting("tcp", *loss, status=Status.WARN)
+
+
+def _unstable_known(first: FuncProbe) -> bool:
+    """Whether the slow probe, run after ``first``, was told the link is unstable."""
+    told: list[bool] = []
+
+    async def bandwidth(ctx: ProbeContext) -> ProbeResult:
+        told.append(ctx.known(Fact.unstable_link()))
+        return ProbeResult("bandwidth", Status.PASS, "measured")
+
+    slow = replace(loaded(FuncProbe("bandwidth", bandwidth)), slow=True)
+    run_probes([loaded(first), slow], make_shared(timeout=10))
+    return told == [True]
+
+
+def test_loss_far_past_the_threshold_tells_the_slow_probe() -> None:
+    assert _unstable_known(_lossy_tcp(30.0))  # six times the default 5 %
+
+
+def test_loss_just_past_the_threshold_does_not() -> None:
+    # 7 % is unstable, but not beyond doubt: the bandwidth test keeps its full say
+    assert not _unstable_known(_lossy_tcp(6.0))
+
+
+def test_far_loss_on_one_target_alone_does_not() -> None:
+    one = Finding("latency.loss", "loss", "bpjs-www", {"loss_pct": 60.0})
+    assert not _unstable_known(_reporting("tcp", one, status=Status.WARN))
+
+
+def test_far_jitter_tells_it_too() -> None:
+    jitter = [
+        Finding("latency.jitter", "jitter", name, {"jitter_ms": 150.0})
+        for name in ("bpjs-www", "google")
+    ]
+    assert _unstable_known(_reporting("tcp", *jitter, status=Status.WARN))
+
+
+# --- in the lab: the real CLI, a full run (bandwidth included) --------------------------------
+
+#: The verdict on an unstable link within this (issue 14), start-up included.
+VERDICT_S = 10.0
+
+
+def _full_run(lab: Lab) -> tuple[dict[str, Any], int, float]:
+    path = lab.write_config(bandwidth={"duration": 8.0}, latency={"samples": 10})
+    argv = [CLI, "run", "--config", str(path), "--format", "json", "--no-history"]
+    argv += ["--timeout", "20"]
+    began = time.perf_counter()
+    proc = lab.run_in_phone(argv, timeout=60)
+    seconds = time.perf_counter() - began
+    assert "Traceback" not in proc.stderr, proc.stderr
+    report: dict[str, Any] = json.loads(proc.stdout)
+    return report, proc.returncode, seconds
+
+
+def _probe(report: dict[str, Any], probe_id: str) -> dict[str, Any]:
+    return next(p for p in report["probes"] if p["id"] == probe_id)
+
+
+def test_a_jittery_link_gets_its_verdict_without_the_full_speed_test(lab: Lab) -> None:
+    # 300 ms round trips swinging by ±240 ms: the first wave makes it certain; the speed
+    # test still says whether the link is slow besides, and no more
+    lab.set_delay(150, jitter_ms=120, reorder=True)
+    report, code, seconds = _full_run(lab)
+    causes = [c["id"] for c in report["causes"]]
+    bandwidth = _probe(report, "bandwidth")
+    assert causes[:1] == ["unstable_connection"] and code == 1, (causes, bandwidth)
+    assert bandwidth["details"].get("unstable_link") is True, bandwidth
+    assert seconds <= VERDICT_S, (seconds, bandwidth)
+
+
+def test_a_healthy_link_still_gets_the_whole_speed_test(lab: Lab) -> None:
+    report, _, _ = _full_run(lab)
+    bandwidth = _probe(report, "bandwidth")
+    assert "unstable_link" not in bandwidth["details"], bandwidth
+    assert bandwidth["details"]["upload"] is not None, bandwidth

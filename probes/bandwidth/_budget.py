@@ -38,6 +38,8 @@ MIN_STEADY_PHASE_S = 2.5
 #: When the budget has ended a phase, its figure counts as steady (no lower bound) if it
 #: held still over at least this long: the link was measured, the budget only saved time.
 MIN_STEADY_AT_BUDGET_S = 1.2
+#: The least a phase runs before "answered" may end it: a figure needs whole bins.
+MIN_ANSWER_S = 1.0
 #: A download request smaller than this is not worth its round trip.
 MIN_REQUEST_BYTES = 64 * 1024
 
@@ -71,6 +73,9 @@ class PhaseEnd:
     start: float
     at: float
     reason: str = "duration"
+    #: Ends the phase once its figure reaches this rate (``reason`` "answered"): on an
+    #: unstable link the test only has to tell slow from not slow (see ``answered``).
+    enough_mbps: float | None = None
 
     @classmethod
     def after(cls, duration: float) -> PhaseEnd:
@@ -83,6 +88,14 @@ class PhaseEnd:
     def cut(self, now: float, reason: str) -> None:
         if now < self.at:
             self.at, self.reason = now, reason
+
+    def answered(self, meter: Meter, now: float) -> None:
+        """End the phase once the figure is past ``enough_mbps``: more seconds could only
+        raise it, and "not slow" is all that was asked."""
+        if self.enough_mbps is None or now - self.start < MIN_ANSWER_S:
+            return
+        if analyse(meter, now).mbps >= self.enough_mbps:
+            self.cut(now, "answered")
 
     def spent(self, meter: Meter, now: float) -> None:
         """The budget ended the phase at ``now``: a lower bound unless the figure had

@@ -96,6 +96,7 @@ async def download(
     def tick(now: float) -> None:
         if is_steady(meter, now):
             phase.cut(now, "steady")
+        phase.answered(meter, now)
         report("download", (now - phase.start) / (phase.at - phase.start), meter.recent_mbps(now))
 
     async with new_client() as client:
@@ -106,7 +107,17 @@ async def download(
     return analyse(meter, min(phase.at, time.monotonic())), errors, int(sum(meter.bins))
 
 
-async def measure(ctx: ProbeContext, duration: float, max_mb: float, report: Report) -> Measurement:
+async def measure(
+    ctx: ProbeContext,
+    duration: float,
+    max_mb: float,
+    report: Report,
+    enough_mbps: float | None = None,
+    with_upload: bool = True,
+) -> Measurement:
+    """Both phases. On a link already known unstable the probe passes ``enough_mbps``
+    (the download ends once its rate reaches it, see ``PhaseEnd.answered``) and no
+    upload (``with_upload``): neither could change the first cause any more."""
     settings = ctx.config.bandwidth
     host, port = host_port(settings.download_url)
     addresses, _ = await addresses_for(ctx, host, port)
@@ -130,10 +141,11 @@ async def measure(ctx: ProbeContext, duration: float, max_mb: float, report: Rep
     budget = DataBudget(budget_bytes(max_mb))
     # each phase opens (and ramps up) its own connections: one client for the download's
     # streams, one per upload stream (each watches its own socket)
-    for direction, run, url, connections in (
+    directions = (
         ("download", download, settings.download_url, streams),
         ("upload", upload, settings.upload_url, 1),
-    ):
+    )
+    for direction, run, url, connections in directions[: 2 if with_upload else 1]:
         spacing = LOADED_SPACING_S
         if direction == "upload" and _slow(phases["download"]):
             streams, spacing = 1, SLOW_LINK_RTT_SPACING_S
@@ -143,6 +155,8 @@ async def measure(ctx: ProbeContext, duration: float, max_mb: float, report: Rep
             found, _ = await addresses_for(ctx, rtt_host, rtt_port)
             address = found[0] if found else address  # no idle series: first will do
         phase = PhaseEnd.after(duration)
+        if direction == "download":
+            phase.enough_mbps = enough_mbps
         async with sample_while_running(address, rtt_port, log, spacing):
             throughput, errors, moved = await run(
                 clients(connections), url, streams, phase, budget, report
@@ -163,7 +177,9 @@ async def measure(ctx: ProbeContext, duration: float, max_mb: float, report: Rep
         await asyncio.sleep(SETTLE_S)
     extra = {"max_mb": max_mb, "reserved_bytes": budget.reserved}
     return _checked(
-        Measurement("http", host, tuple(idle), phases["download"], phases["upload"], extra=extra)
+        Measurement(
+            "http", host, tuple(idle), phases["download"], phases.get("upload"), extra=extra
+        )
     )
 
 

@@ -43,12 +43,24 @@ SETUP_S = 1.5 + UPLOAD_DRAIN_S
 MOBILE_MAX_MB = 5.0
 #: Below this many seconds per direction no figure is worth reporting.
 MIN_PHASE_S = 0.5
+#: On a link the first wave showed unstable beyond doubt the test need only tell slow from
+#: not slow (the one answer that could still change the first cause): the download ends
+#: once its rate is ``ANSWER_FACTOR`` times the minimum (not slow) or, as always, once it is
+#: steady; the upload, which cannot change the first cause, is left out. A test with no
+#: answer by ``UNSTABLE_BOUND_S`` (set-up included) says so and claims nothing: a figure
+#: cut while still climbing out of slow start would call a merely jittery link slow.
+UNSTABLE_BOUND_S = 6.0
+ANSWER_FACTOR = 1.5
 
 
 #: Why nothing could be measured (``Measurement.unavailable``'s reason), in words; the
 #: reason and the error's own text stay in the finding's data, as evidence.
 UNAVAILABLE_REASONS: Messages = {
     "no_time": {"id": "waktu pemeriksaan tidak cukup", "en": "not enough time was left"},
+    "unstable": {
+        "id": "koneksi terlalu tidak stabil untuk diukur dengan cepat",
+        "en": "the connection is too unstable to measure quickly",
+    },
     "dns": {
         "id": "alamat server uji kecepatan tidak ditemukan",
         "en": "the speed-test server's address was not found",
@@ -104,6 +116,7 @@ class BandwidthProbe(BaseProbe):
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         settings = ctx.config.bandwidth
         duration = min(settings.duration, (budget(ctx, 600.0) - SETUP_S) / 2)
+        unstable = ctx.known(Fact.unstable_link())
         max_mb = settings.max_mb
         on_mobile = ctx.known(Fact.mobile_data())
         if on_mobile:  # prepaid quota: ask nothing, spend little, and say so
@@ -120,17 +133,32 @@ class BandwidthProbe(BaseProbe):
                 measurement = await measure(ctx, duration, endpoints, live)
             else:
                 # a path that loses packets can stretch the set-up: answer in time
-                limit = asyncio.timeout(budget(ctx, 600.0))
+                left = budget(ctx, 600.0)
+                limit = asyncio.timeout(min(left, UNSTABLE_BOUND_S) if unstable else left)
                 try:
                     async with limit:
-                        measurement = await http_backend.measure(ctx, duration, max_mb, live)
+                        measurement = await _measured(ctx, duration, max_mb, live, unstable)
                 except TimeoutError:
                     if not limit.expired():
                         raise  # not ours: the runner reports it as the crash it is
-                    measurement = Measurement("http", "", unavailable=("no_time", "deadline"))
+                    why = "unstable" if unstable and left > UNSTABLE_BOUND_S else "no_time"
+                    measurement = Measurement("http", "", unavailable=(why, "deadline"))
         if on_mobile:
             measurement.extra["mobile_data"] = True
+        if unstable:
+            measurement.extra["unstable_link"] = True
         return judge(ctx, measurement)
+
+
+async def _measured(
+    ctx: ProbeContext, duration: float, max_mb: float, live: LiveRate, unstable: bool
+) -> Measurement:
+    """The http backend's measurement; on a link known unstable, only as long as it takes
+    to tell slow from not slow."""
+    if not unstable:
+        return await http_backend.measure(ctx, duration, max_mb, live)
+    enough = ANSWER_FACTOR * ctx.config.bandwidth.min_download_mbps
+    return await http_backend.measure(ctx, duration, max_mb, live, enough, with_upload=False)
 
 
 class LiveRate:
@@ -232,6 +260,11 @@ def _summary(ctx: ProbeContext, m: Measurement, latency: Responsiveness) -> str:
     down = _rate(m.download)
     up = _rate(m.upload)
     text = ctx.text(id=f"Unduh {down}, unggah {up}", en=f"Download {down}, upload {up}")
+    if m.upload is None and m.extra.get("unstable_link"):
+        text = ctx.text(
+            id=f"Unduh {down}; unggah tidak diukur (koneksi tidak stabil)",
+            en=f"Download {down}; upload not measured (unstable connection)",
+        )
     if latency.idle_ms is not None and latency.loaded_ms is not None:
         text += ctx.text(
             id=f"; latensi {latency.idle_ms:.0f} ms diam, {latency.loaded_ms:.0f} ms sibuk",

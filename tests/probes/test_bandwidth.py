@@ -454,3 +454,39 @@ def test_max_mb_is_checked_at_load(value: str, problem: str) -> None:
 def test_max_mb_defaults_to_25_and_takes_integers() -> None:
     assert config.parse("", "<test>").bandwidth.max_mb == 25.0
     assert config.parse("[bandwidth]\nmax_mb = 5\n", "<test>").bandwidth.max_mb == 5.0
+
+
+def test_on_an_unstable_link_the_download_ends_once_it_is_not_slow(
+    server: BandwidthServer,
+) -> None:
+    # the first wave made the unstable link certain: only "slow or not" is still asked
+    result = run_probe(toml(server, duration=5.0), facts=(Fact.unstable_link(),))
+    download = result.details["download"]
+    assert download["end_reason"] == "answered", download
+    assert result.metrics["download_seconds"] < 2.5
+    assert result.details["upload"] is None and result.details["unstable_link"] is True
+    assert "upload not measured (unstable connection)" in result.summary
+    assert not [f for f in result.findings if f.code == "bandwidth.low"]
+
+
+def test_without_the_fact_the_same_link_is_measured_in_full(server: BandwidthServer) -> None:
+    result = run_probe(toml(server, duration=2.0))
+    assert result.details["download"]["end_reason"] != "answered"
+    assert result.details["upload"] is not None
+
+
+def test_answered_waits_for_whole_bins_and_for_the_rate() -> None:
+    climbing = _meter_with([0.5, 1.0, 2.0, 4.0], 0.5)
+    phase = _budget.PhaseEnd(0.0, 8.0, enough_mbps=1.5)
+    phase.answered(climbing, _budget.MIN_ANSWER_S - 0.1)  # too soon to tell
+    assert phase.reason == "duration"
+    phase.answered(_meter_with([0.5, 0.6, 0.7, 0.8], 0.5), 1.9)  # still below: slow so far
+    assert phase.reason == "duration" and phase.at == 8.0
+    phase.answered(_meter_with([2.0, 2.0, 2.0, 2.0], 0.5), 1.9)
+    assert phase.reason == "answered" and phase.at == 1.9
+
+
+def test_without_a_floor_answered_never_ends_the_phase() -> None:
+    phase = _budget.PhaseEnd(0.0, 8.0)
+    phase.answered(_meter_with([50.0], 2.0), 1.9)
+    assert phase.reason == "duration"
