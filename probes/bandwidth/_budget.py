@@ -6,12 +6,12 @@
   So the run never asks for, or sends, more than the budget, whatever the link's speed.
   The download may reserve ``DOWNLOAD_SHARE`` of it; the upload gets what is left.
 - **The steady rate** (the networkQuality / fast.com way: a moving figure that has
-  stopped moving): the phase's figure — ``_meter.analyse``'s median of 1 s windows after
+  stopped moving): the phase's figure — ``_meter.analyse``'s rate after
   the ramp — taken as if the phase had ended at each of the last ``STEADY_COUNT`` steps
   ``STEADY_STEP_S`` apart, lies within ``STEADY_SPREAD`` of its mean. Once it does, more
   seconds would not change the answer: the phase ends. Judging the figure rather than
   raw 1 s rates matters: four streams sharing a small queue make 1 s rates wobble by
-  ±5-10 % (loss recovery) while their median holds still.
+  ±5-10 % (loss recovery) while the phase's figure holds still.
 - **The duration** is the most a phase may take.
 
 A phase the budget ended before its rate was steady gives a lower bound: the link may be
@@ -105,7 +105,7 @@ class PhaseEnd:
 
 
 def recent_figures(meter: Meter, now: float) -> list[float]:
-    """The phase's figure (``analyse``'s median) had it ended at each of the last
+    """The phase's figure (``analyse``'s) had it ended at each of the last
     ``STEADY_COUNT`` steps, newest first; whole bins only."""
     whole = meter.start + int((now - meter.start) / BIN_S) * BIN_S
     ends = [whole - k * STEADY_STEP_S for k in range(STEADY_COUNT)]

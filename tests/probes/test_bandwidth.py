@@ -399,7 +399,9 @@ def test_a_steady_rate_is_seen_as_steady_and_a_ramp_is_not() -> None:
     # a slow-start ramp, then flat: the ramp is left out, the figure holds still
     ramp_then_flat = _meter_with([2.0, 6.0] + [20.0] * 8, 0.4)
     assert _budget.is_steady(ramp_then_flat, 3.9)
-    assert _budget.recent_figures(ramp_then_flat, 3.9) == [20.0] * _budget.STEADY_COUNT
+    assert _budget.recent_figures(ramp_then_flat, 3.9) == pytest.approx(
+        [20.0] * _budget.STEADY_COUNT
+    )
 
 
 def test_a_stalled_link_is_not_steady() -> None:
