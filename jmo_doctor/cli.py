@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 
 from jmo_doctor.errors import UserError
-from jmo_doctor.exitcodes import ExitStatus
+
+# typing, collections.abc and enum would cost --version half of its start-up: the
+# annotations need them only for mypy, which takes any name TYPE_CHECKING as true
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["UserError", "main", "run_cli"]
 
@@ -21,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         from jmo_doctor import __version__
 
         print(f"jmo-doctor {__version__}")
-        sys.exit(ExitStatus.OK)
+        sys.exit(0)  # ExitStatus.OK, without importing enum for it
     sys.exit(run_cli(args))
 
 
@@ -41,6 +45,7 @@ def _run_click(args: list[str], lang: str) -> int:
 
     from jmo_doctor.cli_language import localize
     from jmo_doctor.commands import cli
+    from jmo_doctor.exitcodes import ExitStatus
     from jmo_doctor.i18n import pick, say, texts_of
 
     localize(cli, ())
@@ -77,6 +82,7 @@ def _run_click(args: list[str], lang: str) -> int:
 
 def _fail(args: Sequence[str], lang: str, message: str, *, report_written: bool = False) -> int:
     """Exit 3: one error line; a monitor's format still says UNKNOWN (SPEC §3)."""
+    from jmo_doctor.exitcodes import ExitStatus
     from jmo_doctor.i18n import say
     from jmo_doctor.safetext import printable  # arguments and file contents are echoed
 
