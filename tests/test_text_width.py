@@ -182,3 +182,25 @@ def test_causes_fit_40_columns_without_losing_a_word(
     narrow = capsys.readouterr().out
     assert all(len(line) <= 40 for line in narrow.splitlines()), narrow
     assert _words(narrow) == _words(wide)
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_help_at_40_columns_leaves_the_options_room_to_speak(
+    isolated_cli: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    lang: str,
+) -> None:
+    from jmo_doctor.cli import run_cli
+
+    monkeypatch.setenv("COLUMNS", "40")
+    assert run_cli(["run", "--help", "--lang", lang]) == 0
+    shown = capsys.readouterr().out
+    lines = shown.splitlines()
+    # only an option's own spelling (one token, e.g. its choices) may pass the edge
+    assert all(len(line) <= 40 or len(line.split()) <= 2 for line in lines), shown
+    # click's 30-column option column left the help 10 characters: now it starts by 20
+    helps = [line for line in lines if line.startswith("  --") and "  " in line.strip()]
+    assert helps, shown
+    starts = [len(line) - len(line.split("  ", 2)[-1].lstrip()) for line in helps]
+    assert max(starts) <= 20, shown
