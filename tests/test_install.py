@@ -106,23 +106,26 @@ def _quiet_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def test_build_is_clean_and_ships_the_data_and_the_licence(tmp_path: Path) -> None:
-    """``python -m build`` (sdist and wheel) with the dev extra's setuptools: no warnings
-    about the licence table or data directories missing from the packages."""
+def _run_quietly(argv: list[str], tmp_path: Path) -> None:
+    """``argv`` in a copy of the project: it succeeds and prints no warning."""
     project = tmp_path / "project"
     shutil.copytree(REPO, project, ignore=_COPY_IGNORE)
     done = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path / "dist")],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=_quiet_env(),
+        argv, cwd=project, capture_output=True, text=True, timeout=180, env=_quiet_env()
     )
     said = done.stdout + done.stderr
     assert done.returncode == 0, said[-3000:]
     noisy = [line for line in said.splitlines() if _NOISE.search(line)]
     assert noisy == [], "\n".join(noisy)
+
+
+def test_build_is_clean_and_ships_the_data_and_the_licence(tmp_path: Path) -> None:
+    """``python -m build`` (sdist and wheel) with the dev extra's setuptools: no warnings
+    about the licence table or data directories missing from the packages."""
+    _run_quietly(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path / "dist")],
+        tmp_path,
+    )
     [wheel] = (tmp_path / "dist").glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
@@ -140,8 +143,6 @@ def test_build_is_clean_and_ships_the_data_and_the_licence(tmp_path: Path) -> No
 def test_editable_install_is_clean(tmp_path: Path) -> None:
     """What ``pip install -e .`` runs (PEP 660 ``build_editable``), without its output
     hidden: no deprecation warning and no notice about an import hook."""
-    project = tmp_path / "project"
-    shutil.copytree(REPO, project, ignore=_COPY_IGNORE)
     out = tmp_path / "wheel"
     out.mkdir()
     # pyproject_hooks runs the backend in a subprocess exactly as pip does
@@ -149,16 +150,5 @@ def test_editable_install_is_clean(tmp_path: Path) -> None:
         "from pyproject_hooks import BuildBackendHookCaller as H; "
         f"print(H('.', 'setuptools.build_meta').build_editable({str(out)!r}))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", hook],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=_quiet_env(),
-    )
-    said = done.stdout + done.stderr
-    assert done.returncode == 0, said[-3000:]
-    noisy = [line for line in said.splitlines() if _NOISE.search(line)]
-    assert noisy == [], "\n".join(noisy)
+    _run_quietly([sys.executable, "-c", hook], tmp_path)
     assert list(out.glob("*.editable-*.whl"))
