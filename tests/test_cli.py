@@ -231,3 +231,22 @@ def test_target_written_as_a_single_table(
     assert "must be written [[target]]" in _one_error_line(capsys.readouterr().err)
     assert run_cli(["run", "--config", str(path)]) == 3  # Indonesian by default
     assert "harus ditulis [[target]]" in _one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("args", "indonesian", "english"),
+    [
+        (["--short", "--format", "markdown"], "hapus --format", "leave out --format"),
+        (["--watch", "--output", "x.txt"], "hapus --output", "leave out --output"),
+        (["-w", "rtt=1s"], "hanya untuk --format nagios", "go with --format nagios"),
+        (["-w", "rtt=abc", "--format", "nagios"], "ambang tidak sah", "bad threshold"),
+    ],
+)
+def test_options_that_do_not_go_together_are_refused_in_both_languages(
+    args: list[str], indonesian: str, english: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # said before anything runs: nothing is measured, exit 3 with one line in the language
+    assert run_cli(["run", *args]) == 3
+    assert indonesian in capsys.readouterr().err
+    assert run_cli(["run", "--lang", "en", *args]) == 3
+    assert english in capsys.readouterr().err

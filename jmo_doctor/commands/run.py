@@ -218,14 +218,15 @@ def _nagios_thresholds(
     if warning is None and critical is None:
         return None
     from jmo_doctor.errors import UserError
+    from jmo_doctor.i18n import said
     from jmo_doctor.report import nagios, ranges
 
     if output_format != "nagios":
-        raise UserError("-w/--warning and -c/--critical go with --format nagios")
+        raise UserError(said("error.thresholds_need_nagios"))
     try:
         return nagios.Thresholds.from_config(config).with_options(warning, critical)
     except ranges.RangeError as error:
-        raise UserError(f"bad threshold: {error}") from None
+        raise UserError(said("error.bad_threshold", error=str(error))) from None
 
 
 def _check_phone_options(
@@ -239,14 +240,14 @@ def _check_phone_options(
     monitor's messages with them is a usage error, said before anything runs."""
     if not short and watch_every is None:
         return
+    from jmo_doctor.cli_language import chosen
+    from jmo_doctor.i18n import say
+
     name = "--watch" if watch_every is not None else "--short"
     if output_format != "text":
-        raise click.UsageError(f"{name} shows text for a person: leave out --format")
+        raise click.UsageError(say("usage.text_only", chosen(), option=name))
     if watch_every is not None and (output or any(messages)):
-        raise click.UsageError(
-            "--watch is for a person watching the screen: leave out --output, --notify, "
-            "--webhook, --ping-url and --push (use `jmo-doctor schedule` for monitoring)"
-        )
+        raise click.UsageError(say("usage.watch_alone", chosen()))
 
 
 def _watch(
