@@ -252,3 +252,9 @@ class BaseProbe:
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         raise NotImplementedError
+
+    async def prepare(self, ctx: ProbeContext) -> None:
+        """For a ``slow`` probe: work done while the first wave runs, that puts no load on
+        the link (a name lookup through ``ctx``'s shared caches), so that ``run`` need not
+        wait for it. Cancelled when the first wave ends; its errors are ignored (``run``
+        meets them again)."""

@@ -516,8 +516,9 @@ def _unstable_connection(facts: Facts) -> Candidate | None:
 
 def _intermittent(facts: Facts) -> frozenset[Observation]:
     """Failures that a link losing packets explains: lookups lost on the way while the
-    same resolver answered for other names, and requests that timed out or broke off on
-    hosts that accepted connections."""
+    same resolver answered for other names, requests that timed out or broke off on
+    hosts that accepted connections, and a host's handshakes all lost over one address
+    family while over the other they were merely lossy."""
     system_failures = [o for o in facts.observations if facts.is_system_dns_failure(o)]
     resolver_answers = facts.ran("dns") and any(
         not facts.system_dns_failed(name) for name in facts.target_names
@@ -529,7 +530,11 @@ def _intermittent(facts: Facts) -> frozenset[Observation]:
         if facts.ran("tcp") and not any(o.code in _TCP_DEAD for o in facts.on_target(name))
     }
     broken_off = {o for o in facts.having(_BROKEN_OFF) if o.target in connected}
-    return frozenset(lost_lookups | broken_off)
+    # every handshake of one address family lost while the other family's went through
+    # that lossy too: at 50 % lost per handshake, a series of five all lost is one in 32
+    lossy = {o.target for o in facts.having(_LATENCY)}
+    lost_series = {o for o in facts.having({"tcp.timeout"}) if o.target in lossy}
+    return frozenset(lost_lookups | broken_off | lost_series)
 
 
 def _slow_connection(facts: Facts) -> Candidate | None:

@@ -150,16 +150,38 @@ async def _run_all(probes: Sequence[LoadedProbe], shared: RunShared, board: Boar
     # Slow probes load the link (bandwidth): run alongside the others, they would make
     # the latency and loss figures measure our own traffic. So they go second.
     first, slow = [p for p in probes if not p.slow], [p for p in probes if p.slow]
-    await asyncio.gather(*(_guarded(p, shared, board, verbose) for p in first))
+
+    async def in_first_wave(loaded: LoadedProbe) -> None:
+        await _guarded(loaded, shared, board, verbose)
+        # an unstable link is told as soon as it is certain (once tcp is in): the probes
+        # still waiting on the link stop waiting for what only its losses delay
+        if not shared.known(Fact.unstable_link()) and _unstable(board, shared):
+            shared.publish(Fact.unstable_link())
+
+    preparing = [asyncio.ensure_future(_prepared(p, shared)) for p in slow]
+    await asyncio.gather(*(in_first_wave(p) for p in first))
+    for task in preparing:  # run() awaits the shared lookups still going, if it needs them
+        task.cancel()
     for fact in facts_from([s.result for s in board.snapshot() if s.result is not None]):
         shared.publish(fact)
     if slow and (certain := _certain(board, shared)) is not None:
         for loaded in slow:
             board.finish(not_needed_result(loaded.id, shared.lang, *certain))
         return
-    if slow and _unstable(board, shared):
-        shared.publish(Fact.unstable_link())
     await asyncio.gather(*(_guarded(p, shared, board, verbose) for p in slow))
+
+
+async def _prepared(loaded: LoadedProbe, shared: RunShared) -> None:
+    """A slow probe's ``prepare`` (if it has one), alongside the first wave; never an
+    obstacle to the run."""
+    prepare = getattr(loaded.probe, "prepare", None)
+    if not callable(prepare):
+        return
+    try:
+        await prepare(ProbeRunContext(shared, loaded.id, loaded.messages))
+    except Exception:
+        if shared.options.verbose:
+            traceback.print_exc()
 
 
 def _certain(board: Board, shared: RunShared) -> tuple[str, str] | None:

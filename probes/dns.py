@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 from jmo_doctor.api import (
     BaseProbe,
+    Decided,
+    Fact,
     Finding,
     LocalText,
     Messages,
@@ -177,7 +179,11 @@ class DnsProbe(BaseProbe):
 
         async def check(target: Target) -> tuple[list[Finding], dict[str, Any]]:
             nonlocal done
-            result = await _check_target(ctx, target, servers[:1], system[target.name])
+            work = _check_target(ctx, target, servers[:1], system[target.name])
+            try:  # on a link known unstable a lookup still going waits on its losses
+                result = await ctx.unless(work, Fact.unstable_link())
+            except Decided as decided:
+                result = [], _not_waited(target, str(decided.fact))
             done += 1
             ctx.progress(done / len(targets), target.name)
             return result
@@ -185,6 +191,17 @@ class DnsProbe(BaseProbe):
         outcomes = await asyncio.gather(*(check(t) for t in targets))
         findings = [f for found, _ in outcomes for f in found]
         details = {t.name: detail for t, (_, detail) in zip(targets, outcomes, strict=True)}
+        checked = sum(1 for detail in details.values() if "not_waited" not in detail)
+        if not checked:
+            return ProbeResult(
+                self.id,
+                Status.SKIP,
+                ctx.text(
+                    id="Tidak ditunggu: koneksi tidak stabil (lihat TCP).",
+                    en="Not waited for: the connection is unstable (see TCP).",
+                ),
+                details={"system_servers": servers, "targets": details},
+            )
         metrics = {
             f"{name}.system_ms": float(detail["system"]["ms"])
             for name, detail in details.items()
@@ -193,7 +210,7 @@ class DnsProbe(BaseProbe):
         return ProbeResult(
             self.id,
             _status(findings),
-            _summary(ctx, findings, metrics, len(targets)),
+            _summary(ctx, findings, metrics, checked),
             tuple(findings),
             metrics,
             {"system_servers": servers, "targets": details},
@@ -253,6 +270,12 @@ def _refine(system: SystemAnswer, direct: Lookup | None) -> SystemAnswer:
     if system.outcome == "timeout" and direct is not None and direct.rcode == "SERVFAIL":
         return SystemAnswer(system.addresses, "servfail", system.ms, system.error)
     return system
+
+
+def _not_waited(target: Target, fact: str) -> dict[str, Any]:
+    """The detail of a target whose lookups were no longer waited for."""
+    system = {"answers": [], "outcome": "not_waited", "ms": 0.0}
+    return {"host": target.host, "system": system, "not_waited": fact}
 
 
 async def _check_target(

@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 from jmo_doctor.api import (
     BaseProbe,
+    Decided,
+    Fact,
     Finding,
     LocalText,
     Messages,
@@ -123,7 +125,7 @@ class HttpProbe(BaseProbe):
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         fetches, portal = await asyncio.gather(shared_fetch(ctx), self._portal(ctx))
-        confirmed = await _small_segments_work(ctx, fetches)
+        confirmed, mtu_check = await _confirm_stalls(ctx, fetches)
         findings: list[Finding] = []
         metrics: dict[str, float] = {}
         reference_ms = _reference_first_byte_ms(ctx, fetches)
@@ -149,10 +151,12 @@ class HttpProbe(BaseProbe):
             status = Status.SKIP
         else:
             status = Status.PASS
-        details = {
+        details: dict[str, Any] = {
             "targets": {f.target: f.as_detail() for f in fetches},
             PORTAL_TARGET: portal_detail,
         }
+        if mtu_check:
+            details["mtu_check"] = mtu_check
         return ProbeResult(
             self.id,
             status,
@@ -216,6 +220,24 @@ def _block_page(ctx: ProbeContext, item: Fetch) -> list[Finding]:
 def _stalled(item: Fetch) -> bool:
     """Connected, then waited for data that never came (where a full-size packet would)."""
     return item.timed_out and item.connected and not item.via_proxy and item.phase in _STALL_PHASES
+
+
+async def _confirm_stalls(
+    ctx: ProbeContext, fetches: Sequence[Fetch]
+) -> tuple[dict[str, int], str]:
+    """:func:`_small_segments_work`'s answer, and why there is none if it was not asked.
+
+    On a link the tcp probe found losing packets (or jittering) far past the thresholds
+    the question has no answer: any request may stall there, and a retry that gets
+    through proves nothing about the size of packets. It is not asked (or no longer
+    waited for), and the stalled requests stay timeouts: evidence of the unstable link.
+    """
+    if not any(_stalled(item) for item in fetches):
+        return {}, ""
+    try:
+        return await ctx.unless(_small_segments_work(ctx, fetches), Fact.unstable_link()), ""
+    except Decided:
+        return {}, "not_asked: unstable_link"
 
 
 async def _small_segments_work(ctx: ProbeContext, fetches: Sequence[Fetch]) -> dict[str, int]:

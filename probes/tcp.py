@@ -251,15 +251,50 @@ async def _series(ctx: ProbeContext, target: Target, family: int, address: str) 
     start = time.monotonic()
     end = start + total
 
+    began: dict[int, float] = {}
+    stops = [asyncio.Event() for _ in range(samples)]
+
     async def scheduled(index: int) -> Sample:
         await asyncio.sleep(max(0.0, start + index * spacing - time.monotonic()))
         left = end - time.monotonic()
         if left < MIN_ATTEMPT_S:
             return Sample(None, "not_tried", 0.0)
-        return await attempt(address, target.port, min(window, left))
+        began[index] = time.monotonic()
+        return await attempt(address, target.port, min(window, left), stops[index])
 
-    got = await asyncio.gather(*(scheduled(i) for i in range(samples)))
-    return Series(target, family, address, mark_retransmitted(got))
+    tasks = [asyncio.ensure_future(scheduled(i)) for i in range(samples)]
+    try:
+        await _stop_the_late(tasks, began, stops)
+    finally:
+        for task in tasks:
+            task.cancel()  # a no-op once done; ends the attempts if the probe is cancelled
+    return Series(target, family, address, mark_retransmitted([t.result() for t in tasks]))
+
+
+async def _stop_the_late(
+    tasks: Sequence[asyncio.Task[Sample]], began: dict[int, float], stops: Sequence[asyncio.Event]
+) -> None:
+    """Wait for the attempts, telling each still unanswered :data:`RETRANSMIT_GAP_MS`
+    past the series' fastest answer to stop waiting: its SYN or the SYN-ACK was lost, and
+    an answer now would be a retransmission's, counted lost all the same
+    (``mark_retransmitted``). Waiting out the full window only told lost from never
+    answered, which matters only while nothing has answered at all (a dead host)."""
+    while pending := [t for t in tasks if not t.done()]:
+        answered = [r.rtt_ms for t in tasks if t.done() and (r := t.result()).rtt_ms is not None]
+        wake: float | None = None
+        if answered:
+            bound_s = (min(answered) + RETRANSMIT_GAP_MS) / 1000.0
+            now = time.monotonic()
+            for index, task in enumerate(tasks):
+                if task.done() or index not in began:
+                    continue
+                if now - began[index] >= bound_s:
+                    stops[index].set()
+                else:
+                    wake = min(wake or math.inf, began[index] + bound_s - now)
+            if len(began) < len(tasks):  # attempts still to start: look again by then
+                wake = min(wake or math.inf, SPACING_S)
+        await asyncio.wait(pending, timeout=wake, return_when=asyncio.FIRST_COMPLETED)
 
 
 def _judge(

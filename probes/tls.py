@@ -145,9 +145,10 @@ async def _first_handshake(ctx: ProbeContext, target: Target) -> tuple[Handshake
 
 
 async def _check(ctx: ProbeContext, target: Target) -> tuple[list[Finding], dict[str, Any]]:
-    try:  # the tcp probe may find first that no handshake can succeed
+    try:  # the tcp probe may find first that no handshake can succeed, or that the link
+        # is unstable beyond doubt: a handshake still going then waits on its losses
         result, note = await ctx.unless(
-            _first_handshake(ctx, target), Fact.unreachable(target.name)
+            _first_handshake(ctx, target), Fact.unreachable(target.name), Fact.unstable_link()
         )
     except Decided as decided:
         result, note = None, str(decided)

@@ -22,9 +22,10 @@ from urllib.request import getproxies
 
 import httpx
 
-from jmo_doctor.api import Fact, ProbeContext, Target
+from jmo_doctor.api import Decided, Fact, ProbeContext, Target
 from probes._common.errors import error_text
 from probes._common.net import budget, is_ip, ms_since
+from probes._common.pinned import pinned_transport
 
 MEMO_KEY = "http:fetch"
 BODY_CAP_BYTES = 1_000_000
@@ -107,12 +108,14 @@ class Fetch:
     truncated: bool = False
     via_proxy: bool = False  # sent through a proxy from the environment
     proxy_failed: bool = False  # … and it never got past the proxy
+    #: The fact that made the answer not worth waiting for (the request was stopped).
+    not_waited: str = ""
     #: The start of the body, for block-page fingerprints; outside data, never printed.
     body_head: bytes = field(default=b"", repr=False)
 
     def as_detail(self) -> dict[str, object]:
         detail: dict[str, object] = {"url": self.url, "phase": self.phase}
-        for key in ("status", "final_url", "location", "error", "date"):
+        for key in ("status", "final_url", "location", "error", "date", "not_waited"):
             if value := getattr(self, key):
                 detail[key] = value
         detail.update(self.phases_ms)
@@ -125,7 +128,8 @@ class Fetch:
 
 def _phases(trace: Trace, total_ms: float) -> dict[str, float]:
     spans = {
-        # anyio looks the name up inside connect_tcp, so connect includes that lookup
+        # where the name was not looked up before (see fetch), anyio does it inside
+        # connect_tcp: connect then includes that lookup
         "connect_ms": trace.span_ms("connect_tcp", "connect_tcp"),
         "tls_ms": trace.span_ms("start_tls", "start_tls"),
         "first_byte_ms": trace.span_ms("send_request_headers", "receive_response_headers"),
@@ -135,21 +139,22 @@ def _phases(trace: Trace, total_ms: float) -> dict[str, float]:
     return found
 
 
-async def _lookup_ms(ctx: ProbeContext, url: str, wait_s: float) -> float | None:
-    """The system resolver's time for the URL's host: the run's shared lookup, which every
-    probe starts together, so its time is the real one. None for IP literals or failures
-    (the request is still made: a proxy may resolve what this device cannot)."""
+async def _lookup(ctx: ProbeContext, url: str, wait_s: float) -> tuple[float | None, list[str]]:
+    """The system resolver's time and addresses for the URL's host: the run's shared
+    lookup, which every probe starts together, so its time is the real one. No time and
+    no address for IP literals or failures (the request is still made, and looks the
+    name up itself: a proxy may resolve what this device cannot)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if not host or is_ip(host):
-        return None
+        return None, []
     port = parts.port or (443 if parts.scheme == "https" else 80)
     start = time.perf_counter()
     try:
-        await asyncio.wait_for(ctx.resolve(host, port), wait_s)
+        pairs = await asyncio.wait_for(ctx.resolve(host, port), wait_s)
     except (OSError, TimeoutError, ValueError):
-        return None
-    return ms_since(start)
+        return None, []
+    return ms_since(start), [address for _, address in pairs]
 
 
 def _reset_after_connect(error: BaseException | None) -> bool:
@@ -199,17 +204,22 @@ async def fetch(
     body_cap: int = BODY_CAP_BYTES,
 ) -> Fetch:
     """GET ``url``; never raises for the network, never waits past the run's deadline."""
-    dns_ms = await _lookup_ms(ctx, url, budget(ctx, REQUEST_TIMEOUT_S))
+    dns_ms, addresses = await _lookup(ctx, url, budget(ctx, REQUEST_TIMEOUT_S))
+    # the request goes where the system resolver said (see pinned): not asked twice
+    host = (urlsplit(url).hostname or "").lower()
+    pins = {host: addresses} if addresses and not getproxies() else {}
     trace = Trace()
     timeout = budget(ctx, REQUEST_TIMEOUT_S)
     start = time.perf_counter()
     result: dict[str, Any] = {}
 
     async def go() -> None:
+        pinned = {"transport": pinned_transport(ctx.ssl_context(), pins)} if pins else {}
         async with ctx.http_client(
             follow_redirects=follow_redirects,
             max_redirects=MAX_REDIRECTS,
             timeout=httpx.Timeout(timeout),
+            **pinned,
         ) as client:
             request = client.build_request("GET", url, extensions={"trace": trace})
             response = await client.send(request, stream=True)
@@ -230,10 +240,17 @@ async def fetch(
                 await response.aclose()
 
     error: BaseException | None = None
+    not_waited = ""
     try:
         work = asyncio.wait_for(go(), timeout)
-        # direct only: through a proxy, the tcp probe's handshakes say nothing of this one
-        await (work if getproxies() else ctx.unless(work, Fact.unreachable(name)))
+        # unreachable: direct only, through a proxy the tcp probe's handshakes say nothing
+        # of this one; an unstable link: a request still going waits on its losses
+        facts = [Fact.unstable_link()]
+        if not getproxies():
+            facts.append(Fact.unreachable(name))
+        await ctx.unless(work, *facts)
+    except Decided as decided:
+        not_waited = str(decided.fact)
     except Exception as caught:  # whatever the network does becomes a result, never a crash
         error = caught
     total_ms = (time.perf_counter() - start) * 1000.0
@@ -261,6 +278,8 @@ async def fetch(
             sent_at=trace.wall.get("send_request_headers.started", 0.0),
             received_at=trace.wall.get("receive_response_headers.complete", 0.0),
         )
+    if not_waited:
+        return Fetch(**common, phase=trace.phase, not_waited=not_waited)
     if error is None:
         return Fetch(**common)
     timed_out = isinstance(error, TimeoutError | httpx.TimeoutException)

@@ -222,28 +222,73 @@ def trusted_resolvers(ctx: ProbeContext) -> list[Resolver | str]:
     return [*ctx.config.dns.resolvers, *ctx.config.dns.doh]
 
 
+#: The system resolver's head start before the trusted resolvers are asked as well: one
+#: that answers at all mostly answers by then (a run's dns probe asks them anyway).
+TRUSTED_HEAD_START_S = 0.5
+#: How long the system resolver may stay silent once the trusted resolvers answered: one
+#: resend interval (:data:`RESEND_S`). Later it has lost its query, and its own retry
+#: (glibc and Android wait 5 s by default) would only keep the measurements waiting.
+SYSTEM_GRACE_S = 1.0
+
+
 async def addresses_for(
     ctx: ProbeContext, host: str, port: int, *, wait_s: float | None = None
 ) -> tuple[list[str], str]:
     """Addresses to connect to and where they came from (``literal``/``system``/``trusted``).
 
-    The system resolver is what the app uses; when it fails the trusted resolvers' answers
-    are used instead, so that "DNS broken but hosts reachable" shows up as such. ``wait_s``
+    The system resolver is what the app uses; when it fails, or is still silent
+    :data:`SYSTEM_GRACE_S` after the trusted resolvers answered, their answers are used
+    instead, so that "DNS broken but hosts reachable" shows up as such, and soon. ``wait_s``
     bounds the wait for the system resolver (default: up to 10 s of the run's budget), for
-    a caller that needs time left after the lookup; the lookup itself goes on for others.
+    a caller that needs time left after the lookup; the lookup itself goes on for others
+    (the dns probe judges the system resolver, however long it takes).
     """
     if is_ip(host):
         return [host], "literal"
     limit = budget(ctx, 10.0) if wait_s is None else max(MIN_WAIT_S, wait_s)
+    give_up = time.monotonic() + limit
+    system = asyncio.ensure_future(_system_addresses(ctx, host, port))
+    trusted: asyncio.Future[list[str]] | None = None
     try:
-        pairs = await asyncio.wait_for(ctx.resolve(host, port), limit)
-        if pairs:
-            return [address for _, address in pairs], "system"
+        await asyncio.wait({system}, timeout=min(limit, TRUSTED_HEAD_START_S))
+        if not system.done() and trusted_resolvers(ctx):
+            trusted = asyncio.ensure_future(_trusted_addresses(ctx, host))
+            await asyncio.wait(
+                {system, trusted}, timeout=_left(give_up), return_when=asyncio.FIRST_COMPLETED
+            )
+            if not system.done() and trusted.done() and trusted.result():
+                await asyncio.wait({system}, timeout=min(SYSTEM_GRACE_S, _left(give_up)))
+            elif not system.done():  # the trusted resolvers know nothing (yet): wait on
+                await asyncio.wait({system}, timeout=_left(give_up))
+        elif not system.done():
+            await asyncio.wait({system}, timeout=_left(give_up))
+        if system.done() and (found := system.result()):
+            return found, "system"
+        if trusted is None:
+            if not trusted_resolvers(ctx):
+                return [], "none"
+            trusted = asyncio.ensure_future(_trusted_addresses(ctx, host))
+        found = await trusted
+        return found, "trusted" if found else "none"
+    finally:
+        # the shared lookups go on (ctx.once): only these waits end here
+        system.cancel()
+        if trusted is not None:
+            trusted.cancel()
+
+
+def _left(until: float) -> float:
+    return max(0.0, until - time.monotonic())
+
+
+async def _system_addresses(ctx: ProbeContext, host: str, port: int) -> list[str]:
+    """The system resolver's addresses; none when it fails."""
+    try:
+        return [address for _, address in await ctx.resolve(host, port)]
     except (OSError, TimeoutError):
-        pass
-    resolvers = trusted_resolvers(ctx)
-    if not resolvers:
-        return [], "none"
-    lookups = await asyncio.gather(*(trusted_lookup(ctx, r, host) for r in resolvers))
-    found = list(dict.fromkeys(a for lookup in lookups for a in lookup.addresses))
-    return found, "trusted" if found else "none"
+        return []
+
+
+async def _trusted_addresses(ctx: ProbeContext, host: str) -> list[str]:
+    lookups = await asyncio.gather(*(trusted_lookup(ctx, r, host) for r in trusted_resolvers(ctx)))
+    return list(dict.fromkeys(a for lookup in lookups for a in lookup.addresses))

@@ -87,8 +87,36 @@ def _answered(sock: socket.socket, wall_ms: float, waited_ms: float) -> Sample:
     return Sample(round(kernel_ms if kernel_ms is not None else wall_ms, 3), "", waited_ms)
 
 
-async def attempt(address: str, port: int, wait_s: float) -> Sample:
-    """One handshake, closed at once (no TLS, no data): what ping would measure, over TCP."""
+async def _connect(
+    loop: asyncio.AbstractEventLoop,
+    sock: socket.socket,
+    peer: tuple[str, int],
+    wait_s: float,
+    stop: asyncio.Event | None,
+) -> None:
+    """``sock_connect``; TimeoutError after ``wait_s`` or once ``stop`` is set."""
+    if stop is None:
+        await asyncio.wait_for(loop.sock_connect(sock, peer), wait_s)
+        return
+    connecting = asyncio.ensure_future(loop.sock_connect(sock, peer))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait(
+            {connecting, stopping}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not connecting.done():
+            raise TimeoutError
+        connecting.result()  # refused, reset, no route: the caller tells them apart
+    finally:
+        stopping.cancel()
+        connecting.cancel()
+
+
+async def attempt(
+    address: str, port: int, wait_s: float, stop: asyncio.Event | None = None
+) -> Sample:
+    """One handshake, closed at once (no TLS, no data): what ping would measure, over TCP.
+    It waits ``wait_s`` at most, or until ``stop`` is set (its answer no longer matters)."""
     loop = asyncio.get_running_loop()
     waited_ms = wait_s * 1000.0
     try:
@@ -99,10 +127,11 @@ async def attempt(address: str, port: int, wait_s: float) -> Sample:
     try:
         start = time.perf_counter()
         try:
-            await asyncio.wait_for(loop.sock_connect(sock, (address, port)), wait_s)
+            await _connect(loop, sock, (address, port), wait_s, stop)
         except TimeoutError:
             # the kernel may have completed the handshake while a busy event loop was
             # still to notice: what it says is the outcome, not the timer
+            waited_ms = min(waited_ms, (time.perf_counter() - start) * 1000.0)
             if not _connected(sock):
                 return Sample(None, "timeout", waited_ms)
         return _answered(sock, (time.perf_counter() - start) * 1000.0, waited_ms)

@@ -10,14 +10,17 @@ budget is left (see ``_budget``: when a phase stops, and how the budget is spent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
 from jmo_doctor.api import ProbeContext
 from probes._common.errors import error_text
 from probes._common.net import addresses_for
+from probes._common.pinned import pinned_transport, proxied
 from probes.bandwidth._budget import (
     DOWNLOAD_SHARE,
     MIN_REQUEST_BYTES,
@@ -117,21 +120,28 @@ async def measure(
 ) -> Measurement:
     """Both phases. On a link already known unstable the probe passes ``enough_mbps``
     (the download ends once its rate reaches it, see ``PhaseEnd.answered``) and no
-    upload (``with_upload``): neither could change the first cause any more."""
+    upload (``with_upload``): neither could change the first cause any more; nor could
+    the latency under load (bufferbloat), which is then not sampled."""
     settings = ctx.config.bandwidth
     host, port = host_port(settings.download_url)
     addresses, _ = await addresses_for(ctx, host, port)
     if not addresses:
         return Measurement("http", host, unavailable=("dns", f"{host} has no address"))
-    address, idle = await idle_rtts(addresses, port)
+    with_latency = enough_mbps is None
+    address, idle = await idle_rtts(addresses, port) if with_latency else (addresses[0], [])
     streams = settings.streams
+    # the transfers go where the lookup went (probes._common.pinned): none to wait for again
+    pins: dict[str, list[str]] = {} if proxied() else {host: _first(address, addresses)}
 
     def clients(connections: int) -> Callable[[], httpx.AsyncClient]:
         def new_client() -> httpx.AsyncClient:
             limits = httpx.Limits(
                 max_connections=connections, max_keepalive_connections=connections
             )
-            client = ctx.http_client(limits=limits)
+            options: dict[str, Any] = {"limits": limits}
+            if pins:
+                options["transport"] = pinned_transport(ctx.ssl_context(), pins, limits)
+            client = ctx.http_client(**options)
             client.headers["Accept-Encoding"] = "identity"  # compressible zeros would lie
             return client
 
@@ -154,10 +164,13 @@ async def measure(
         if rtt_host != host:  # the upload may go elsewhere: probe the host under load
             found, _ = await addresses_for(ctx, rtt_host, rtt_port)
             address = found[0] if found else address  # no idle series: first will do
+            if pins and found:
+                pins[rtt_host] = found
         phase = PhaseEnd.after(duration)
         if direction == "download":
             phase.enough_mbps = enough_mbps
-        async with sample_while_running(address, rtt_port, log, spacing):
+        sampling = sample_while_running(address, rtt_port, log, spacing)
+        async with sampling if with_latency else contextlib.nullcontext():
             throughput, errors, moved = await run(
                 clients(connections), url, streams, phase, budget, report
             )
@@ -181,6 +194,11 @@ async def measure(
             "http", host, tuple(idle), phases["download"], phases.get("upload"), extra=extra
         )
     )
+
+
+def _first(address: str, addresses: list[str]) -> list[str]:
+    """``addresses`` with the one that answered the idle handshakes first."""
+    return [address, *(a for a in addresses if a != address)] if address else addresses
 
 
 def _slow(download: Phase) -> bool:

@@ -27,9 +27,9 @@ from jmo_doctor.api import (
     ProbeResult,
     Status,
 )
-from probes._common.net import budget
+from probes._common.net import addresses_for, budget
 from probes.bandwidth import _http as http_backend
-from probes.bandwidth._measurement import Measurement, Phase
+from probes.bandwidth._measurement import Measurement, Phase, host_port
 from probes.bandwidth._responsiveness import Responsiveness, summarize
 from probes.bandwidth._upload import UPLOAD_DRAIN_S
 
@@ -51,6 +51,11 @@ MIN_PHASE_S = 0.5
 #: cut while still climbing out of slow start would call a merely jittery link slow.
 UNSTABLE_BOUND_S = 6.0
 ANSWER_FACTOR = 1.5
+#: On such a link a low figure counts only if the download flowed (see ``flowed``): at
+#: least this many 1 s windows (1.4 s of transfer after the ramp, windows 0.2 s apart)…
+MIN_FLOW_WINDOWS = 3
+#: … none below this share of the fastest (a tbf-shaped 300 kbit/s link: within 10 %).
+FLOW_RATIO = 0.5
 
 
 #: Why nothing could be measured (``Measurement.unavailable``'s reason), in words; the
@@ -112,6 +117,14 @@ class BandwidthProbe(BaseProbe):
     def __init__(self, speedtest_endpoints: Endpoints | None = None) -> None:
         # Tests point the speedtest backend at a local server; users get Ookla's.
         self._endpoints = speedtest_endpoints
+
+    async def prepare(self, ctx: ProbeContext) -> None:
+        """The speed-test server's address, found while the first wave runs: on a lossy
+        link a lookup takes seconds the person would otherwise wait for on top."""
+        settings = ctx.config.bandwidth
+        if settings.backend == "http":
+            host, port = host_port(settings.download_url)
+            await addresses_for(ctx, host, port)
 
     async def run(self, ctx: ProbeContext) -> ProbeResult:
         settings = ctx.config.bandwidth
@@ -231,7 +244,11 @@ def judge(ctx: ProbeContext, m: Measurement) -> ProbeResult:
     )
     findings: list[Finding] = []
     down = m.download.throughput.mbps if m.download else None
-    if down is not None and down < settings.min_download_mbps:
+    stalled = bool(m.extra.get("unstable_link")) and m.download is not None
+    stalled = stalled and not flowed(m.download)
+    if stalled:
+        details["download_stalled"] = True
+    if down is not None and down < settings.min_download_mbps and not stalled:
         findings.append(
             ctx.finding(
                 "bandwidth.low",
@@ -256,6 +273,18 @@ def judge(ctx: ProbeContext, m: Measurement) -> ProbeResult:
     )
 
 
+def flowed(download: Phase | None) -> bool:
+    """Whether the download flowed the whole time, as a slow link delivers: steadily, at
+    its rate (its 1 s windows, :data:`MIN_FLOW_WINDOWS` or more, within
+    :data:`FLOW_RATIO` of each other). A link that loses packets at random delivers in
+    bursts between stalls (TCP waiting out its retransmission timer): a low figure there
+    is the loss's doing, which the unstable verdict already tells — not a slow link."""
+    if download is None:
+        return False
+    rates = download.throughput.intervals
+    return len(rates) >= MIN_FLOW_WINDOWS and min(rates) >= FLOW_RATIO * max(rates)
+
+
 def _summary(ctx: ProbeContext, m: Measurement, latency: Responsiveness) -> str:
     down = _rate(m.download)
     up = _rate(m.upload)
@@ -265,6 +294,11 @@ def _summary(ctx: ProbeContext, m: Measurement, latency: Responsiveness) -> str:
             id=f"Unduh {down}; unggah tidak diukur (koneksi tidak stabil)",
             en=f"Download {down}; upload not measured (unstable connection)",
         )
+        if not flowed(m.download):
+            text += ctx.text(
+                id="; unduhan tersendat-sendat, bukan ukuran kecepatan jalur",
+                en="; the download came in fits and starts: no measure of the link's speed",
+            )
     if latency.idle_ms is not None and latency.loaded_ms is not None:
         text += ctx.text(
             id=f"; latensi {latency.idle_ms:.0f} ms diam, {latency.loaded_ms:.0f} ms sibuk",

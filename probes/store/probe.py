@@ -26,6 +26,8 @@ import httpx
 
 from jmo_doctor.api import (
     BaseProbe,
+    Decided,
+    Fact,
     LocalText,
     Messages,
     ProbeContext,
@@ -53,6 +55,10 @@ NOTE_LINE_CHARS = 200
 #: probe's ``messages`` under ``store.reason.<key>``.
 _REASONS: dict[str, tuple[str, str]] = {
     "timeout": ("waktu habis", "timed out"),
+    "unstable": (
+        "tidak ditunggu: koneksi tidak stabil",
+        "not waited for: the connection is unstable",
+    ),
     "connect_failed": ("tidak dapat terhubung", "could not connect"),
     "http_error": ("kesalahan HTTP", "HTTP error"),
     "http_status": ("server menjawab HTTP {code}", "the server answered HTTP {code}"),
@@ -215,7 +221,10 @@ async def fetch_body(ctx: ProbeContext, url: str, params: dict[str, str]) -> byt
             return b"".join(chunks)
 
     try:
-        return await asyncio.wait_for(go(), timeout)
+        # a link known unstable holds the page up for nothing the verdict needs
+        return await ctx.unless(asyncio.wait_for(go(), timeout), Fact.unstable_link())
+    except Decided:
+        raise FetchError("unstable", "the tcp probe found the connection unstable") from None
     except (TimeoutError, httpx.TimeoutException):
         raise FetchError("timeout", f"no complete answer within {timeout:.1f} s") from None
     except httpx.TooManyRedirects:
