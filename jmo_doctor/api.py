@@ -125,8 +125,10 @@ class Fact:
 
     @classmethod
     def unstable_link(cls) -> Fact:
-        """The first wave made an unstable link certain, its loss or jitter far past the
-        thresholds: a throughput test need only tell slow from not slow, briefly."""
+        """The probes finished so far made an unstable link certain, its loss or jitter far
+        past the thresholds (published as soon as tcp has it, during the first wave): a
+        probe still waiting on the link stops waiting (its answer is held up by the loss),
+        and a throughput test need only tell slow from not slow, briefly."""
         return cls(UNSTABLE_LINK)
 
     def __str__(self) -> str:

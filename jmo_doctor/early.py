@@ -15,6 +15,14 @@ An unstable link is not decisive, but it can be *certain* (:func:`unstable_link`
 the bandwidth test is left only the question whether the link is slow besides — the one
 answer that would change the first cause (``slow_connection`` folds
 ``unstable_connection``) — and a short phase tells that as the adaptive stop does.
+
+The runner asks as each first-wave probe finishes, so the fact comes as soon as tcp has
+measured the loss, and the probes still waiting on the link stop (``ctx.unless``): on a
+link losing a third of its packets the answers still out are the ones the loss holds up.
+What they could add is either the loss again (lookups and requests lost on the way fold
+into the unstable link) or a fault that is only worth chasing on a link that works —
+the fix comes first, and a run on a stable link checks the rest. The report lists what
+was "not waited for".
 """
 
 from __future__ import annotations

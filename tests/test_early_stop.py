@@ -247,6 +247,17 @@ def test_a_jittery_link_gets_its_verdict_without_the_full_speed_test(lab: Lab) -
     assert seconds <= VERDICT_S, (seconds, bandwidth)
 
 
+def test_a_lossy_link_gets_its_verdict_in_time(lab: Lab) -> None:
+    # 30 % of the packets lost each way: tcp makes the link certain within seconds; what
+    # was still waiting on it stops, and the speed test only asks whether it is slow too
+    lab.set_loss(30)
+    report, code, seconds = _full_run(lab)
+    causes = [c["id"] for c in report["causes"]]
+    shown = (causes, {p["id"]: (p["duration_s"], p["summary"]) for p in report["probes"]})
+    assert causes[:1] == ["unstable_connection"] and code == 1, shown
+    assert seconds <= VERDICT_S, (seconds, shown)
+
+
 def test_a_healthy_link_still_gets_the_whole_speed_test(lab: Lab) -> None:
     report, _, _ = _full_run(lab)
     bandwidth = _probe(report, "bandwidth")
