@@ -60,6 +60,9 @@ class RunShared:
         task = self._memo.get(key)
         if task is None:
             task = asyncio.ensure_future(factory())
+            # the work outlives callers that stopped waiting: its failure is theirs to
+            # read, never an "exception was never retrieved" on the terminal
+            task.add_done_callback(_retrieved)
             self._memo[key] = task
         # shield: one caller timing out must not cancel the work the others wait for
         result: T = await asyncio.shield(task)
@@ -105,6 +108,11 @@ class RunShared:
             if self._ssl is None:
                 self._ssl = make_ssl_context(self.config.ca_bundle)
             return self._ssl
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def make_ssl_context(ca_bundle: str = "") -> ssl.SSLContext:
