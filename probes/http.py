@@ -160,7 +160,7 @@ class HttpProbe(BaseProbe):
         return ProbeResult(
             self.id,
             status,
-            _summary(ctx, fetches, findings),
+            _summary(ctx, fetches, findings, "status" in portal_detail),
             tuple(findings),
             metrics,
             details,
@@ -333,7 +333,9 @@ def _slow(ctx: ProbeContext, item: Fetch, reference_ms: float | None) -> list[Fi
     ]
 
 
-def _summary(ctx: ProbeContext, fetches: Sequence[Fetch], findings: Sequence[Finding]) -> str:
+def _summary(
+    ctx: ProbeContext, fetches: Sequence[Fetch], findings: Sequence[Finding], portal_checked: bool
+) -> str:
     answered = sum(1 for f in fetches if f.status is not None and not f.error)
     if findings:
         listed = problem_list(findings, PROBLEM_NAMES)
@@ -343,7 +345,17 @@ def _summary(ctx: ProbeContext, fetches: Sequence[Fetch], findings: Sequence[Fin
             id="Tidak ada URL yang menjawab (lihat DNS/TCP).",
             en="No URL answered (see DNS/TCP).",
         )
-    return ctx.text(
-        id=f"{answered}/{len(fetches)} URL menjawab; tidak ada portal Wi-Fi.",
-        en=f"{answered}/{len(fetches)} URLs answered; no captive portal.",
+    said = ctx.text(
+        id=f"{answered}/{len(fetches)} URL menjawab", en=f"{answered}/{len(fetches)} URLs answered"
     )
+    cut = sum(1 for f in fetches if f.not_waited)
+    if cut:
+        said += ctx.text(
+            id=f", {cut} tidak ditunggu (koneksi tidak stabil)",
+            en=f", {cut} not waited for (unstable connection)",
+        )
+    if not portal_checked:  # no answer is no evidence either way
+        return said + ctx.text(
+            id="; portal Wi-Fi tidak terperiksa.", en="; captive portal not checked."
+        )
+    return said + ctx.text(id="; tidak ada portal Wi-Fi.", en="; no captive portal.")

@@ -347,3 +347,22 @@ def test_one_family_all_lost_while_the_other_is_lossy_is_the_unstable_link() -> 
     targets = make_shared().config.targets
     causes = [c.id for c in diagnose([tcp], targets, "en").causes]
     assert causes[:1] == ["unstable_connection"] and "bpjs_unreachable" not in causes
+
+
+def test_the_http_summary_claims_no_portal_it_did_not_see(web: TcpServer) -> None:
+    silent = TcpServer(idle(10.0))  # the portal check goes unanswered
+    portal = f"http://127.0.0.1:{silent.port}/204"
+    toml = _config("127.0.0.1", web.port) + f'[captive_portal]\nurl = "{portal}"\n'
+    ctx = make_ctx(HttpProbe, toml)
+
+    async def go() -> ProbeResult:
+        asyncio.get_running_loop().call_later(0.5, ctx.publish, Fact.unstable_link())
+        return await HttpProbe().run(ctx)
+
+    try:
+        result = asyncio.run(go())
+    finally:
+        silent.close()
+    assert not result.findings, result.findings
+    assert result.summary == "1/1 URLs answered; captive portal not checked.", result.summary
+    assert result.details["captive_portal"]["not_waited"] == "unstable_link"
