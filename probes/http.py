@@ -345,17 +345,18 @@ def _summary(
             id="Tidak ada URL yang menjawab (lihat DNS/TCP).",
             en="No URL answered (see DNS/TCP).",
         )
-    said = ctx.text(
-        id=f"{answered}/{len(fetches)} URL menjawab", en=f"{answered}/{len(fetches)} URLs answered"
-    )
-    cut = sum(1 for f in fetches if f.not_waited)
-    if cut:
-        said += ctx.text(
-            id=f", {cut} tidak ditunggu (koneksi tidak stabil)",
-            en=f", {cut} not waited for (unstable connection)",
-        )
-    if not portal_checked:  # no answer is no evidence either way
-        return said + ctx.text(
-            id="; portal Wi-Fi tidak terperiksa.", en="; captive portal not checked."
-        )
-    return said + ctx.text(id="; tidak ada portal Wi-Fi.", en="; no captive portal.")
+    # built per language and said once: a Said joined with + is a plain str again
+    said = {
+        "id": f"{answered}/{len(fetches)} URL menjawab",
+        "en": f"{answered}/{len(fetches)} URLs answered",
+    }
+    if cut := sum(1 for f in fetches if f.not_waited):
+        said["id"] += f", {cut} tidak ditunggu (koneksi tidak stabil)"
+        said["en"] += f", {cut} not waited for (unstable connection)"
+    if portal_checked:
+        said["id"] += "; tidak ada portal Wi-Fi."
+        said["en"] += "; no captive portal."
+    else:  # no answer is no evidence either way
+        said["id"] += "; portal Wi-Fi tidak terperiksa."
+        said["en"] += "; captive portal not checked."
+    return ctx.text(id=said["id"], en=said["en"])

@@ -305,9 +305,10 @@ def test_no_mtu_confirmation_on_an_unstable_link() -> None:
 # --- a download in fits and starts is the loss's, not a slow link --------------------------
 
 
-def _download(*intervals: float) -> Measurement:
+def _download(*intervals: float, total_mbps: float | None = None) -> Measurement:
     mbps = sum(intervals) / len(intervals)
-    throughput = Throughput(mbps, mbps, 100_000, 3.0, 0.2, intervals)
+    total = mbps if total_mbps is None else total_mbps
+    throughput = Throughput(mbps, total, 100_000, 3.0, 0.2, intervals)
     phase = Phase(throughput, (), 0, (), end_reason="steady", moved_bytes=100_000)
     return Measurement("http", "speed.test", (), phase, None, extra={"unstable_link": True})
 
@@ -330,8 +331,11 @@ def test_a_steadily_slow_download_on_an_unstable_link_is_a_slow_link() -> None:
     assert _low(_download(0.29, 0.30, 0.31, 0.30))
 
 
-def test_a_download_too_short_to_tell_claims_nothing() -> None:
-    assert not _low(_download(0.58))
+def test_a_short_stable_part_is_judged_on_the_whole_phase() -> None:
+    # one window after a burst on a stalling link: the whole phase ran far slower
+    assert not _low(_download(0.58, total_mbps=0.10))
+    # one window after a long ramp on a slow link: the whole phase ran near its figure
+    assert _low(_download(0.30, total_mbps=0.24))
 
 
 # --- a family's handshakes all lost on a lossy link ------------------------------------------

@@ -278,48 +278,57 @@ def flowed(download: Phase | None) -> bool:
     its rate (its 1 s windows, :data:`MIN_FLOW_WINDOWS` or more, within
     :data:`FLOW_RATIO` of each other). A link that loses packets at random delivers in
     bursts between stalls (TCP waiting out its retransmission timer): a low figure there
-    is the loss's doing, which the unstable verdict already tells — not a slow link."""
+    is the loss's doing, which the unstable verdict already tells — not a slow link.
+    Too short a stable part for windows is judged on the whole phase's rate instead."""
     if download is None:
         return False
-    rates = download.throughput.intervals
-    return len(rates) >= MIN_FLOW_WINDOWS and min(rates) >= FLOW_RATIO * max(rates)
+    figures = download.throughput
+    rates = figures.intervals
+    if len(rates) >= MIN_FLOW_WINDOWS:
+        return min(rates) >= FLOW_RATIO * max(rates)
+    # a stable part too short for windows (a long ramp in a short phase): the whole
+    # phase's rate then tells it — a slow link's stays near its figure, a stalling one's
+    # falls far below the burst it ended on
+    return figures.mbps > 0 and figures.total_mbps >= FLOW_RATIO * figures.mbps
 
 
 def _summary(ctx: ProbeContext, m: Measurement, latency: Responsiveness) -> str:
+    """Built per language and said once: a Said joined with ``+`` is a plain str again,
+    and the report would lose the other language."""
     down = _rate(m.download)
     up = _rate(m.upload)
-    text = ctx.text(id=f"Unduh {down}, unggah {up}", en=f"Download {down}, upload {up}")
+    said = {"id": f"Unduh {down}, unggah {up}", "en": f"Download {down}, upload {up}"}
+
+    def add(id: str, en: str) -> None:
+        said["id"] += id
+        said["en"] += en
+
     if m.upload is None and m.extra.get("unstable_link"):
-        text = ctx.text(
-            id=f"Unduh {down}; unggah tidak diukur (koneksi tidak stabil)",
-            en=f"Download {down}; upload not measured (unstable connection)",
-        )
+        said["id"] = f"Unduh {down}; unggah tidak diukur (koneksi tidak stabil)"
+        said["en"] = f"Download {down}; upload not measured (unstable connection)"
         if not flowed(m.download):
-            text += ctx.text(
-                id="; unduhan tersendat-sendat, bukan ukuran kecepatan jalur",
-                en="; the download came in fits and starts: no measure of the link's speed",
+            add(
+                "; unduhan tersendat-sendat, bukan ukuran kecepatan jalur",
+                "; the download came in fits and starts: no measure of the link's speed",
             )
     if latency.idle_ms is not None and latency.loaded_ms is not None:
-        text += ctx.text(
-            id=f"; latensi {latency.idle_ms:.0f} ms diam, {latency.loaded_ms:.0f} ms sibuk",
-            en=f"; latency {latency.idle_ms:.0f} ms idle, {latency.loaded_ms:.0f} ms loaded",
+        add(
+            f"; latensi {latency.idle_ms:.0f} ms diam, {latency.loaded_ms:.0f} ms sibuk",
+            f"; latency {latency.idle_ms:.0f} ms idle, {latency.loaded_ms:.0f} ms loaded",
         )
         if latency.rpm is not None:
-            text += f" ({latency.rpm:.0f} RPM)"
+            add(f" ({latency.rpm:.0f} RPM)", f" ({latency.rpm:.0f} RPM)")
     if m.extra.get("mobile_data"):
         mb = m.extra.get("max_mb", MOBILE_MAX_MB)
-        text += ctx.text(
-            id=f"; data seluler: tes dibatasi {mb:g} MB",
-            en=f"; mobile data: test capped at {mb:g} MB",
-        )
+        add(f"; data seluler: tes dibatasi {mb:g} MB", f"; mobile data: test capped at {mb:g} MB")
     if any(p is not None and p.lower_bound for p in (m.download, m.upload)):
         mb = m.extra.get("max_mb", 0.0)
-        text += ctx.text(
-            id=f"; batas data {mb:g} MB tercapai sebelum kecepatan stabil (≥: bisa lebih cepat)",
-            en=f"; the {mb:g} MB data limit ended the test before the rate was steady"
+        add(
+            f"; batas data {mb:g} MB tercapai sebelum kecepatan stabil (≥: bisa lebih cepat)",
+            f"; the {mb:g} MB data limit ended the test before the rate was steady"
             " (≥: it may be faster)",
         )
-    return text + "."
+    return ctx.text(id=said["id"] + ".", en=said["en"] + ".")
 
 
 def _rate(phase: Phase | None) -> str:
