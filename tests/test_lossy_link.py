@@ -220,15 +220,6 @@ def test_prepare_runs_with_the_first_wave_and_ends_with_it() -> None:
     assert slow.cancelled and time.monotonic() - began < 2.0
 
 
-def test_a_failing_prepare_is_no_obstacle() -> None:
-    class Failing(_Preparing):
-        async def prepare(self, ctx: ProbeContext) -> None:
-            raise OSError("no route")
-
-    results = run_probes([replace(loaded(Failing()), slow=True)], make_shared(timeout=5))
-    assert results[0].status is Status.PASS
-
-
 # --- an unstable link stops the waiting, during the first wave -----------------------------
 
 

@@ -18,14 +18,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
-from urllib.request import getproxies
 
 import httpx
 
 from jmo_doctor.api import Decided, Fact, ProbeContext, Target
 from probes._common.errors import error_text
 from probes._common.net import budget, is_ip, ms_since
-from probes._common.pinned import pinned_transport
+from probes._common.pinned import pinned_transport, proxied
 
 MEMO_KEY = "http:fetch"
 BODY_CAP_BYTES = 1_000_000
@@ -207,7 +206,7 @@ async def fetch(
     dns_ms, addresses = await _lookup(ctx, url, budget(ctx, REQUEST_TIMEOUT_S))
     # the request goes where the system resolver said (see pinned): not asked twice
     host = (urlsplit(url).hostname or "").lower()
-    pins = {host: addresses} if addresses and not getproxies() else {}
+    pins = {host: addresses} if addresses and not proxied() else {}
     trace = Trace()
     timeout = budget(ctx, REQUEST_TIMEOUT_S)
     start = time.perf_counter()
@@ -246,7 +245,7 @@ async def fetch(
         # unreachable: direct only, through a proxy the tcp probe's handshakes say nothing
         # of this one; an unstable link: a request still going waits on its losses
         facts = [Fact.unstable_link()]
-        if not getproxies():
+        if not proxied():
             facts.append(Fact.unreachable(name))
         await ctx.unless(work, *facts)
     except Decided as decided:
