@@ -5,7 +5,8 @@
 - a slow probe's ``prepare`` runs alongside the first wave and ends with it;
 - an unstable link is told as soon as it is certain, during the first wave, and what is
   still waiting on the link stops: requests, the MTU confirmation;
-- a download that came in fits and starts on such a link claims no slow link;
+- a download that came in fits and starts on such a link claims no slow link (its bytes
+  timed: how unevenly they came in);
 - a host's handshakes all lost over one family, lossy over the other, are the loss's.
 
 All on loopback, against real local servers; the whole run in the lab is in
@@ -31,7 +32,7 @@ from probes._common.http import Fetch, fetch
 from probes._common.net import SYSTEM_GRACE_S, TRUSTED_HEAD_START_S, addresses_for
 from probes._common.pinned import ATTEMPT_DELAY_S, pinned_transport
 from probes.bandwidth._measurement import Measurement, Phase
-from probes.bandwidth._meter import Throughput
+from probes.bandwidth._meter import Meter, Throughput, analyse, unevenness
 from probes.bandwidth.probe import judge
 from probes.http import HttpProbe, _confirm_stalls
 from probes.tcp import TcpProbe
@@ -296,12 +297,23 @@ def test_no_mtu_confirmation_on_an_unstable_link() -> None:
 # --- a download in fits and starts is the loss's, not a slow link --------------------------
 
 
-def _download(*intervals: float, total_mbps: float | None = None) -> Measurement:
-    mbps = sum(intervals) / len(intervals)
-    total = mbps if total_mbps is None else total_mbps
-    throughput = Throughput(mbps, total, 100_000, 3.0, 0.2, intervals)
-    phase = Phase(throughput, (), 0, (), end_reason="steady", moved_bytes=100_000)
+RECORD = 16_384  # a TLS record: what one read of the download brings
+
+
+def _download(*arrivals: tuple[float, int], seconds: float = 3.0) -> Measurement:
+    """A download phase from when its reads came in: (second, bytes) pairs."""
+    meter = Meter(0.0)
+    for when, size in arrivals:
+        meter.add(when, size)
+    throughput = analyse(meter, seconds)
+    moved = sum(size for _, size in arrivals)
+    phase = Phase(throughput, (), 0, (), end_reason="duration", moved_bytes=moved)
     return Measurement("http", "speed.test", (), phase, None, extra={"unstable_link": True})
+
+
+def _steady(first: float, every: float, until: float = 3.0) -> list[tuple[float, int]]:
+    count = int((until - first) / every) + 1
+    return [(first + k * every, RECORD) for k in range(count) if first + k * every < until]
 
 
 def _low(measurement: Measurement) -> bool:
@@ -310,23 +322,45 @@ def _low(measurement: Measurement) -> bool:
 
 
 def test_a_stalling_download_on_an_unstable_link_claims_no_slow_link() -> None:
-    stalling = _download(0.0, 0.0, 0.39, 0.52, 0.13)
+    # 30 % loss each way, as the lab saw it: a record or two, a second's stall, a burst
+    stalling = _download((0.7, 2 * RECORD), (1.7, 2 * RECORD), (2.7, 5 * RECORD))
     result = judge(make_context(), stalling)
     assert not _low(stalling)
     assert result.details["download_stalled"] is True
     assert "fits and starts" in result.summary
 
 
+def test_nothing_for_seconds_then_a_burst_is_no_slow_link() -> None:
+    assert not _low(_download((2.8, RECORD), (2.9, RECORD), seconds=3.0))
+
+
 def test_a_steadily_slow_download_on_an_unstable_link_is_a_slow_link() -> None:
-    # a 300 kbit/s link: the rate holds still, whatever the handshakes saw
-    assert _low(_download(0.29, 0.30, 0.31, 0.30))
+    # a 300 kbit/s link: a record every 0.44 s, whatever the handshakes saw
+    assert _low(_download(*_steady(0.3, 0.44)))
 
 
-def test_a_short_stable_part_is_judged_on_the_whole_phase() -> None:
-    # one window after a burst on a stalling link: the whole phase ran far slower
-    assert not _low(_download(0.58, total_mbps=0.10))
-    # one window after a long ramp on a slow link: the whole phase ran near its figure
-    assert _low(_download(0.30, total_mbps=0.24))
+def test_a_slow_start_shared_with_the_first_wave_is_still_a_slow_link() -> None:
+    # the first wave's last bytes still in the queue: the first records come slowly
+    rising = [(0.6, RECORD), (1.3, RECORD), *_steady(1.7, 0.4)]
+    assert _low(_download(*rising))
+
+
+def test_a_late_first_byte_behind_a_deep_queue_is_still_a_slow_link() -> None:
+    assert _low(_download(*_steady(1.2, 0.44)))
+
+
+def test_unevenness_is_zero_for_an_even_delivery_and_near_one_for_a_late_burst() -> None:
+    assert unevenness([100.0] * 20) == 0.0
+    assert unevenness([0.0] * 19 + [100.0]) == pytest.approx(0.95)
+    assert unevenness([]) == 0.0 and unevenness([0.0, 0.0]) == 0.0
+
+
+def test_bytes_nobody_timed_are_taken_as_they_are() -> None:
+    # the speedtest-cli backend reports a total, no arrivals
+    throughput = Throughput(0.3, 0.3, 100_000, 3.0, 0.0)
+    phase = Phase(throughput, (), 0, (), end_reason="duration", moved_bytes=100_000)
+    measurement = Measurement("speedtest-cli", "s", (), phase, None, extra={"unstable_link": True})
+    assert _low(measurement)
 
 
 # --- a family's handshakes all lost on a lossy link ------------------------------------------

@@ -88,6 +88,10 @@ class Throughput:
     ramp_s: float  # excluded at the start
     intervals: tuple[float, ...] = ()  # Mbit/s of 1 s windows over the stable part
     interval_s: float = WINDOW_S
+    #: seconds from the first byte to the end of the phase (None: the bytes were not timed)
+    delivery_s: float | None = None
+    #: how unevenly those seconds delivered the bytes (see ``unevenness``)
+    unevenness: float = 0.0
 
     def as_detail(self) -> dict[str, Any]:
         return {
@@ -98,6 +102,8 @@ class Throughput:
             "ramp_s": round(self.ramp_s, 3),
             "intervals_mbps": [round(r, 3) for r in self.intervals],
             "interval_s": round(self.interval_s, 3),
+            "delivery_s": None if self.delivery_s is None else round(self.delivery_s, 3),
+            "unevenness": round(self.unevenness, 3),
         }
 
 
@@ -122,8 +128,12 @@ def analyse(meter: Meter, end: float) -> Throughput:
     starts = range(0, len(bins) - step + 1, step)
     skip = stable_start([sum(bins[i : i + step]) * 8 / INTERVAL_S / 1e6 for i in starts]) * step
     stable = bins[skip:]
+    delivering = _from_first_byte(bins)
+    delivery_s, uneven = len(delivering) * BIN_S, unevenness(delivering)
     if not stable:
-        return Throughput(total_mbps, total_mbps, int(total), seconds, 0.0)
+        return Throughput(
+            total_mbps, total_mbps, int(total), seconds, 0.0, (), WINDOW_S, delivery_s, uneven
+        )
     # The figure: the bytes after the ramp over their time. Short adaptive phases showed
     # that a median of 1 s windows is biased where acknowledgements arrive in bursts (an
     # upload read 8 % above the link); the mean is bounded by what was delivered. The
@@ -139,7 +149,35 @@ def analyse(meter: Meter, end: float) -> Throughput:
         skip * BIN_S,
         tuple(rates),
         width * BIN_S,
+        delivery_s,
+        uneven,
     )
+
+
+def _from_first_byte(bins: Sequence[float]) -> Sequence[float]:
+    first = next((i for i, count in enumerate(bins) if count > 0), len(bins))
+    return bins[first:]
+
+
+def unevenness(bins: Sequence[float]) -> float:
+    """How far the bytes delivered fell behind, or ran ahead of, an even delivery over the
+    same bins: the largest gap between the share of the bytes in and the share of the
+    time gone (0: every bin alike; near 1: one burst after a long wait).
+
+    A link losing packets at random delivers in bursts between stalls (TCP waiting out
+    its retransmission timer); a slow link delivers steadily at its rate. Reads come in
+    TLS records (16 KB): at 300 kbit/s one every 0.44 s, so a few seconds of a steady slow
+    link already read 0.1-0.3 here, a lossy one 0.4-1 (lab, 30 % loss each way)."""
+    total = sum(bins)
+    if total <= 0:
+        return 0.0
+    count, delivered, worst = len(bins), 0.0, 0.0
+    for index, size in enumerate(bins):
+        # both edges of the bin: the bytes arrive at some instant inside it
+        worst = max(worst, abs(delivered / total - index / count))
+        delivered += size
+        worst = max(worst, abs(delivered / total - (index + 1) / count))
+    return worst
 
 
 #: How often a phase looks at its streams (live display, steady rate, budget).

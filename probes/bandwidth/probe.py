@@ -51,11 +51,12 @@ MIN_PHASE_S = 0.5
 #: cut while still climbing out of slow start would call a merely jittery link slow.
 UNSTABLE_BOUND_S = 6.0
 ANSWER_FACTOR = 1.5
-#: On such a link a low figure counts only if the download flowed (see ``flowed``): at
-#: least this many 1 s windows (1.4 s of transfer after the ramp, windows 0.2 s apart)…
-MIN_FLOW_WINDOWS = 3
-#: … none below this share of the fastest (a tbf-shaped 300 kbit/s link: within 10 %).
-FLOW_RATIO = 0.5
+#: On such a link a low figure counts only if the download flowed (see ``flowed``): its
+#: bytes came in over at least this share of the phase…
+MIN_DELIVERY_SHARE = 0.5
+#: … and never fell further than this behind an even delivery (``_meter.unevenness``; lab:
+#: 0.09-0.23 on a 300 kbit/s link, 0.43-0.98 at 30 % loss each way).
+MAX_UNEVENNESS = 0.4
 
 
 #: Why nothing could be measured (``Measurement.unavailable``'s reason), in words; the
@@ -274,22 +275,24 @@ def judge(ctx: ProbeContext, m: Measurement) -> ProbeResult:
 
 
 def flowed(download: Phase | None) -> bool:
-    """Whether the download flowed the whole time, as a slow link delivers: steadily, at
-    its rate (its 1 s windows, :data:`MIN_FLOW_WINDOWS` or more, within
-    :data:`FLOW_RATIO` of each other). A link that loses packets at random delivers in
-    bursts between stalls (TCP waiting out its retransmission timer): a low figure there
-    is the loss's doing, which the unstable verdict already tells — not a slow link.
-    Too short a stable part for windows is judged on the whole phase's rate instead."""
+    """Whether the download flowed, as a slow link delivers: its bytes came in steadily
+    (``_meter.unevenness`` at most :data:`MAX_UNEVENNESS`) over most of the phase (from
+    the first byte: at least :data:`MIN_DELIVERY_SHARE` of it). A link that loses packets
+    at random delivers in bursts between stalls, TCP waiting out its retransmission
+    timer, or nothing for seconds and then a burst: a low figure there is the loss's
+    doing, which the unstable verdict already tells — not a slow link. The windows'
+    spread said too little: a slow link's first seconds, shared with the first wave's
+    last bytes, rose like a burst, and a stall of whole seconds ended in one window.
+    Bytes nobody timed (the speedtest-cli backend) are taken as they are."""
     if download is None:
         return False
     figures = download.throughput
-    rates = figures.intervals
-    if len(rates) >= MIN_FLOW_WINDOWS:
-        return min(rates) >= FLOW_RATIO * max(rates)
-    # a stable part too short for windows (a long ramp in a short phase): the whole
-    # phase's rate then tells it — a slow link's stays near its figure, a stalling one's
-    # falls far below the burst it ended on
-    return figures.mbps > 0 and figures.total_mbps >= FLOW_RATIO * figures.mbps
+    if figures.delivery_s is None:
+        return True
+    return (
+        figures.delivery_s >= MIN_DELIVERY_SHARE * figures.seconds
+        and figures.unevenness <= MAX_UNEVENNESS
+    )
 
 
 def _summary(ctx: ProbeContext, m: Measurement, latency: Responsiveness) -> str:
