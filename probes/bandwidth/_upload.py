@@ -273,19 +273,26 @@ class _Acks:
         if sock is not None:
             self.sock = sock
             self.seen = bytes_acked(sock) or 0
+            self._sampled_at = time.monotonic()
             self._pace()
 
-    def take(self) -> int:
-        acked = bytes_acked(self.sock) if self.sock is not None else None
-        if acked is None:
-            return 0
+    def take(self) -> tuple[int, float, float]:
+        """Bytes acknowledged since the last reading, and the span they arrived in: from
+        that reading to now. A reading can come late (the event loop busy starting the
+        other streams): what was acknowledged meanwhile belongs to the whole span, not
+        to the moment it was read — piled into one bin, it made a burst that the ramp
+        cut (which starts at the first interval up to speed) took as the link's rate, and
+        the upload read 2-6 % above a 10 Mbit/s link."""
         now = time.monotonic()
+        acked = bytes_acked(self.sock) if self.sock is not None else None
+        since, self._sampled_at = self._sampled_at, now
+        if acked is None:
+            return 0, since, now
         new, self.seen = max(0, acked - self.seen), acked
-        if now > self._sampled_at:
-            self.rate += 0.3 * (new / (now - self._sampled_at) - self.rate)
-            self._sampled_at = now
+        if now > since:
+            self.rate += 0.3 * (new / (now - since) - self.rate)
             self._pace()
-        return new
+        return new, since, now
 
     def bin_bytes(self, cap: int) -> int:
         """About one bin's worth at the recent rate, at least ``_MIN_WRITE``."""
@@ -310,10 +317,10 @@ class _Request:
         self.sent = 0
 
     def sample(self, acks: _Acks, live: Meter) -> None:
-        if new := acks.take():
-            now = time.monotonic()
-            self.acked.add(now, new)
-            live.add(now, new)
+        new, since, now = acks.take()
+        if new:
+            self.acked.add_span(since, now, new)
+            live.add_span(since, now, new)
             self.total += new
             self.last_ack = now
 

@@ -1,10 +1,17 @@
 """The upload's figure when the data budget ends it within one time bin (gigabit fibre):
-every confirmed byte over the time to the last confirmation, never "≥0.0 Mbit/s"."""
+every confirmed byte over the time to the last confirmation, never "≥0.0 Mbit/s"; and
+acknowledgements read late belong to the whole time since the last reading."""
 
 from __future__ import annotations
 
-from probes.bandwidth._meter import Meter
-from probes.bandwidth._upload import Confirmations, upload_figure
+import socket
+import threading
+import time
+
+import pytest
+
+from probes.bandwidth._meter import BIN_S, Meter
+from probes.bandwidth._upload import Confirmations, _Acks, _Request, acks_readable, upload_figure
 
 START = 1000.0
 
@@ -41,3 +48,32 @@ def test_an_upload_of_whole_bins_keeps_the_usual_window() -> None:
 def test_nothing_confirmed_stays_nothing() -> None:
     done = Confirmations(Meter(START))
     assert upload_figure(done, START + 1.0).mbps == 0.0
+
+
+def _read_all(sock: socket.socket, count: int) -> None:
+    while count > 0 and (data := sock.recv(65536)):
+        count -= len(data)
+
+
+@pytest.mark.skipif(not acks_readable(), reason="the kernel does not tell acknowledged bytes")
+def test_acknowledgements_read_late_are_spread_over_the_time_since_the_last_reading() -> None:
+    # a real loopback connection; the reading comes 0.3 s late, as on a busy event loop
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        sock = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        with sock, peer:
+            acks = _Acks()
+            acks.sock = sock
+            started = time.monotonic()
+            acks.take()  # the last reading: now (it also paces the socket's writes)
+            reader = threading.Thread(target=_read_all, args=(peer, 200_000))
+            reader.start()
+            sock.sendall(bytes(200_000))
+            reader.join(10)
+            time.sleep(0.3)
+            request = _Request(started)
+            request.sample(acks, Meter(started))
+    filled = [count for count in request.acked.bins if count > 0]
+    assert sum(request.acked.bins) == pytest.approx(200_000, abs=1)
+    # over the 0.3 s since the last reading, not in the bin of the late one
+    assert len(filled) >= int(0.3 / BIN_S) - 1, request.acked.bins
