@@ -153,6 +153,13 @@ _TLS_TIME = frozenset({"tls.expired", "tls.not_yet_valid"})
 _TLS_DISTRUST = frozenset({"tls.untrusted", "tls.hostname_mismatch"})
 _LATENCY = frozenset({"latency.loss", "latency.jitter", "latency.high"})
 _TCP_DEAD = frozenset({"tcp.timeout", "tcp.refused"})
+#: Round-trip loss (tcp's measure) at which the system resolver may lose every lookup to
+#: the link alone. A lookup asks A and AAAA and needs both answers: at 40 % lost per round
+#: trip a try fails 64 % of the time, two tries (glibc) 41 %, five names all lost 1 in
+#: 90 — seen in the lab at 30 % loss each way (~50 % per round trip), 1 run in 43. At
+#: 20 % a name is lost 1 time in 8 and five 1 in 30,000: a resolver that answers none is
+#: broken.
+LOOKUP_LOSING_PCT = 40.0
 #: Requests that started on a working connection and then timed out or broke off.
 _BROKEN_OFF = frozenset({"http.timeout", "http.error", "tls.handshake_failed"})
 #: Everything that keeps a target from working; offline and a VPN explain any of them.
@@ -524,6 +531,10 @@ def _intermittent(facts: Facts) -> frozenset[Observation]:
         not facts.system_dns_failed(name) for name in facts.target_names
     )
     lost_lookups = {o for o in system_failures if resolver_answers and o.code != "dns.nxdomain"}
+    # at such loss a resolver's silence on every name is the loss's as well
+    lost_lookups |= {
+        o for o in system_failures if o.code == "dns.timeout" and _loses_lookups(facts)
+    }
     connected = {
         name
         for name in facts.target_names
@@ -535,6 +546,17 @@ def _intermittent(facts: Facts) -> frozenset[Observation]:
     lossy = {o.target for o in facts.having(_LATENCY)}
     lost_series = {o for o in facts.having({"tcp.timeout"}) if o.target in lossy}
     return frozenset(lost_lookups | broken_off | lost_series)
+
+
+def _loses_lookups(facts: Facts) -> bool:
+    """Whether the link loses round trips often enough to lose every lookup: the median
+    target's measured loss at least :data:`LOOKUP_LOSING_PCT`."""
+    losses = sorted(
+        float(o.data["loss_pct"])
+        for o in facts.having({"latency.loss"})
+        if isinstance(o.data.get("loss_pct"), int | float)
+    )
+    return bool(losses) and losses[len(losses) // 2] >= LOOKUP_LOSING_PCT
 
 
 def _slow_connection(facts: Facts) -> Candidate | None:

@@ -8,6 +8,7 @@
 - a download that came in fits and starts on such a link claims no slow link (its bytes
   timed: how unevenly they came in);
 - a host's handshakes all lost over one family, lossy over the other, are the loss's.
+- every system lookup lost on a link losing half its round trips is the loss's too.
 
 All on loopback, against real local servers; the whole run in the lab is in
 tests/test_early_stop.py.
@@ -26,7 +27,7 @@ import httpx
 import pytest
 
 from jmo_doctor.api import BaseProbe, Decided, Fact, Finding, ProbeContext, ProbeResult, Status
-from jmo_doctor.diagnosis import diagnose
+from jmo_doctor.diagnosis import SYSTEM_RESOLVER, diagnose
 from jmo_doctor.runner import run_probes
 from probes._common.http import Fetch, fetch
 from probes._common.net import SYSTEM_GRACE_S, TRUSTED_HEAD_START_S, addresses_for
@@ -376,6 +377,35 @@ def test_one_family_all_lost_while_the_other_is_lossy_is_the_unstable_link() -> 
     targets = make_shared().config.targets
     causes = [c.id for c in diagnose([tcp], targets, "en").causes]
     assert causes[:1] == ["unstable_connection"] and "bpjs_unreachable" not in causes
+
+
+_NAMES = ("bpjs-www", "bpjs-sso", "bpjs-lapakasik", "google", "gstatic")
+
+
+def _silent_system_resolver(loss_pct: float) -> list[str]:
+    """Causes when the system resolver timed out on every name, the trusted resolvers
+    answered, and tcp lost ``loss_pct`` of its handshakes everywhere."""
+    lost = [
+        Finding("dns.timeout", "timeout", name, {"resolver": SYSTEM_RESOLVER}) for name in _NAMES
+    ]
+    loss = [Finding("latency.loss", "loss", name, {"loss_pct": loss_pct}) for name in _NAMES]
+    results = [
+        ProbeResult("dns", Status.FAIL, "silent", tuple(lost)),
+        ProbeResult("tcp", Status.WARN, "lossy", tuple(loss)),
+    ]
+    targets = make_shared().config.targets
+    return [c.id for c in diagnose(results, targets, "en").causes]
+
+
+def test_every_lookup_lost_on_a_link_losing_half_its_round_trips_is_the_link() -> None:
+    # the lab at 30 % loss each way (~50 % per round trip): 1 run in 43 lost them all
+    causes = _silent_system_resolver(50.0)
+    assert causes[:1] == ["unstable_connection"] and "dns_failure" not in causes
+
+
+def test_a_resolver_silent_on_every_name_over_a_mildly_lossy_link_is_broken() -> None:
+    # at 15 % per round trip five names all lost is 1 in some 100,000: the resolver
+    assert "dns_failure" in _silent_system_resolver(15.0)
 
 
 def test_the_http_summary_claims_no_portal_it_did_not_see(web: TcpServer) -> None:
