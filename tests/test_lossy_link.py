@@ -7,7 +7,7 @@
   still waiting on the link stops: requests, the MTU confirmation;
 - a download that came in fits and starts on such a link claims no slow link (its bytes
   timed: how unevenly they came in);
-- a host's handshakes all lost over one family, lossy over the other, are the loss's.
+- a host's handshakes all lost over one family, lossy over the other, are the loss's;
 - every system lookup lost on a link losing half its round trips is the loss's too.
 
 All on loopback, against real local servers; the whole run in the lab is in
