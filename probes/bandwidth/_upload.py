@@ -183,7 +183,7 @@ def upload_figure(done: Confirmations, end: float) -> Throughput:
     within its first bin (gigabit fibre sends the 10 MB left in some 80 ms), where that
     window holds no byte, every confirmed byte over the time to the last confirmation —
     streams done early then count as idle: a lower bound, as such a phase is said to be."""
-    figure = analyse(done.meter, done.window_end(end))
+    figure = analyse(done.meter, done.window_end(end), upload=True)
     total = sum(done.meter.bins)
     if figure.bytes > 0 or not done.ends or total <= 0:
         return figure

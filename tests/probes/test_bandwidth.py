@@ -265,9 +265,12 @@ def test_stable_start_rules() -> None:
     assert stable_start([5.0, 10.0]) == 0  # too short to judge
     assert stable_start([1.0, 10.0, 10.0, 10.0]) == 1  # interval 0 always goes
     assert stable_start([0.0, 1.0, 2.0, 9.0, 10.0, 10.0, 10.0, 10.0]) == 3
-    # up to speed in interval 0, then a stall and the catch-up burst of bytes counted
-    # late: no ramp to cut, the stall and its burst both stay
-    assert stable_start([10.0, 1.0, 4.0, 15.0, 10.0, 10.0, 10.0, 10.0]) == 1
+    # an upload up to speed in interval 0, then a stall and the catch-up burst of bytes
+    # acknowledged late: no ramp to cut, the stall and its burst both stay
+    stalled = [10.0, 1.0, 4.0, 15.0, 10.0, 10.0, 10.0, 10.0]
+    assert stable_start(stalled, upload=True) == 1
+    # a download's dip there is loss recovery after the slow starts: cut
+    assert stable_start(stalled) == 3
     ramp = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 20.0, 20.0, 20.0]
     assert stable_start(ramp) == 5  # at most half the phase is dropped
 
