@@ -20,7 +20,14 @@ from jmo_doctor.i18n import texts_of
 from probes.bandwidth import _budget
 from probes.bandwidth import _upload as _bandwidth_upload
 from probes.bandwidth._http import Measurement, Phase
-from probes.bandwidth._meter import BIN_S, Meter, Throughput, analyse, stable_start
+from probes.bandwidth._meter import (
+    BIN_S,
+    Meter,
+    Throughput,
+    analyse,
+    stable_start,
+    without_trailing_stall,
+)
 from probes.bandwidth._responsiveness import rpm, summarize, trimmed_mean
 from probes.bandwidth._speedtest import Endpoints
 from probes.bandwidth._upload import confirmed_bytes, next_upload_size
@@ -273,6 +280,15 @@ def test_stable_start_rules() -> None:
     assert stable_start(stalled) == 3
     ramp = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 20.0, 20.0, 20.0]
     assert stable_start(ramp) == 5  # at most half the phase is dropped
+
+
+def test_an_upload_window_loses_the_stall_it_ends_on() -> None:
+    # 50 Mbit/s, the last bins of a lab run: the catch-up came after the window's end
+    ends_stalled = [300.0] * 20 + [379.0, 141.0, 108.0]
+    assert without_trailing_stall(ends_stalled) == [300.0] * 20 + [379.0]
+    # never more than a quarter of the window; nothing to cut on a steady end
+    assert len(without_trailing_stall([300.0] * 4 + [10.0] * 4)) == 6
+    assert without_trailing_stall([300.0] * 8) == [300.0] * 8
 
 
 def test_meter_spreads_a_span_over_bins_and_ends() -> None:
