@@ -71,19 +71,17 @@ async def download(
     errors: list[str] = []
     ceiling = int(budget.limit * DOWNLOAD_SHARE)
     request_bytes = min(DOWNLOAD_REQUEST_BYTES, max(MIN_REQUEST_BYTES, ceiling // streams))
+    spent = False
 
     async def stream(index: int) -> None:
+        nonlocal spent
         await asyncio.sleep(index * STAGGER_S)
         try:
             while not phase.over():
                 # the server is asked for exactly the bytes reserved: never past the budget
                 size = budget.reserve(request_bytes, ceiling)
                 if size == 0:
-                    # the first stream out of budget ends the phase: the others' last
-                    # bytes would otherwise be timed as one stream's trickle (a stream
-                    # in loss recovery held 50 Mbit/s phases at 1.7 Mbit/s for 3 s, and
-                    # the figure read 0.42 of the link, 2 runs in 30)
-                    phase.spent(meter, time.monotonic())
+                    spent = True
                     return
                 sized = url.replace("{bytes}", str(size))
                 async with client.stream("GET", sized) as response:
@@ -106,6 +104,8 @@ async def download(
 
     async with new_client() as client:
         await run_streams([stream(i) for i in range(streams)], lambda: phase.at, tick)
+    if spent:  # every stream has used its share: the budget, not the link, ended the phase
+        phase.spent(meter, time.monotonic())
     tick(phase.at)  # the phase is over, however it ended: the display says so
     return analyse(meter, min(phase.at, time.monotonic())), errors, int(sum(meter.bins))
 
