@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from tests.lab import Lab
 
 CHUNK = 1 << 20
+PACED_PIECE = 16 * 1024  # a TLS record's worth: a trickle comes in small pieces
 _ZEROS = bytes(CHUNK)
 _IMAGE = re.compile(r"^/speedtest/random(\d+)x(\d+)\.jpg$")
 MINI_INDEX = b'<html><script>var upload_extension: "php";</script>Speedtest Mini</html>\n'
@@ -77,6 +78,8 @@ class Settings:
     up_hang: bool = False  # read uploads, never answer
     received: int = 0  # upload bytes received so far
     requested: int = 0  # download bytes asked for so far (the most that was sent)
+    first_down_bps: int = 0  # the first /__down answer trickles at this rate (0: full speed)
+    downs: int = 0  # /__down requests answered so far
 
 
 @dataclass
@@ -85,6 +88,7 @@ class Answer:
     body: bytes = b""
     content_type: str = "text/plain"
     stream_size: int = 0  # zero bytes to send after the body
+    pace_bps: int = 0  # send them at this rate (0: as fast as the socket takes them)
 
 
 async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> int:
@@ -117,7 +121,9 @@ def route(settings: Settings, method: str, target: str, received: int) -> Answer
     if path == "/__down":
         size = int((parse_qs(parts.query).get("bytes") or ["0"])[0])
         settings.requested += max(0, size)
-        return Answer(200, content_type="application/octet-stream", stream_size=max(0, size))
+        pace = settings.first_down_bps if settings.downs == 0 else 0
+        settings.downs += 1
+        return Answer(200, b"", "application/octet-stream", max(0, size), pace)
     if path == "/__up":
         count = int(received * settings.up_share)
         return Answer(settings.up_status, json.dumps({"bytes": count}).encode(), "application/json")
@@ -150,10 +156,13 @@ async def _send(writer: asyncio.StreamWriter, answer: Answer) -> None:
     )
     writer.write(head.encode() + answer.body)
     left = answer.stream_size
+    piece = PACED_PIECE if answer.pace_bps else CHUNK
     while left > 0:
-        writer.write(_ZEROS if left >= CHUNK else _ZEROS[:left])
-        left -= CHUNK
+        writer.write(_ZEROS[: min(left, piece)])
+        left -= piece
         await writer.drain()
+        if answer.pace_bps:
+            await asyncio.sleep(piece / answer.pace_bps)
     await writer.drain()
 
 

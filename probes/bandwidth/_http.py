@@ -71,17 +71,17 @@ async def download(
     errors: list[str] = []
     ceiling = int(budget.limit * DOWNLOAD_SHARE)
     request_bytes = min(DOWNLOAD_REQUEST_BYTES, max(MIN_REQUEST_BYTES, ceiling // streams))
-    spent = False
+    out_of_budget: float | None = None  # when a stream first found the budget spent
 
     async def stream(index: int) -> None:
-        nonlocal spent
+        nonlocal out_of_budget
         await asyncio.sleep(index * STAGGER_S)
         try:
             while not phase.over():
                 # the server is asked for exactly the bytes reserved: never past the budget
                 size = budget.reserve(request_bytes, ceiling)
                 if size == 0:
-                    spent = True
+                    out_of_budget = out_of_budget or time.monotonic()
                     return
                 sized = url.replace("{bytes}", str(size))
                 async with client.stream("GET", sized) as response:
@@ -100,11 +100,13 @@ async def download(
         if is_steady(meter, now):
             phase.cut(now, "steady")
         phase.answered(meter, now)
+        if out_of_budget is not None:
+            phase.out_of_budget(meter, out_of_budget, now)
         report("download", (now - phase.start) / (phase.at - phase.start), meter.recent_mbps(now))
 
     async with new_client() as client:
         await run_streams([stream(i) for i in range(streams)], lambda: phase.at, tick)
-    if spent:  # every stream has used its share: the budget, not the link, ended the phase
+    if out_of_budget is not None:  # the budget, not the link, ended the phase
         phase.spent(meter, time.monotonic())
     tick(phase.at)  # the phase is over, however it ended: the display says so
     return analyse(meter, min(phase.at, time.monotonic())), errors, int(sum(meter.bins))

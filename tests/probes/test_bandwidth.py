@@ -400,6 +400,35 @@ def test_budget_is_split_so_the_upload_keeps_its_share(server: BandwidthServer) 
     assert down + up <= 4_000_000
 
 
+def test_a_stream_trickling_after_the_budget_is_spent_does_not_hold_the_phase() -> None:
+    """The first stream's answer trickles (as one in loss recovery did in the lab at
+    50 Mbit/s); the others move their shares at once and find the budget spent. The
+    phase ends there — at the least a figure needs — not when the trickle ends or the
+    duration runs out: timed alone, the trickle made the figure a fraction of the link."""
+    srv = BandwidthServer(first_down_bps=100_000)  # 800 KB asked: 8 s at this rate
+    try:
+        result = run_probe(toml(srv, duration=3.0, max_mb=4.0))
+    finally:
+        srv.close()
+    down = result.details["download"]
+    assert down["seconds"] == pytest.approx(_budget.MIN_FIGURE_S, abs=0.2), down
+    assert down["end_reason"] in ("budget", "steady")
+    assert result.metrics["download_moved_bytes"] > 1_600_000  # the two fast shares
+    assert result.details["upload"]["mbps"] > 0  # the upload still had its turn
+
+
+def test_a_budget_spent_within_the_first_bins_still_gives_a_figure() -> None:
+    """Every stream's share moves in milliseconds on loopback: the phase ends when they
+    are all done, and its bytes still make a figure (ending at the first stream out of
+    budget left no whole bin: no figure at all)."""
+    meter = Meter(0.0)
+    phase = _budget.PhaseEnd(0.0, 3.0)
+    phase.out_of_budget(meter, 0.01, 0.02)
+    assert phase.at == 3.0  # too soon: the other streams are let finish
+    phase.out_of_budget(meter, 0.01, _budget.MIN_FIGURE_S + 0.3)
+    assert phase.at == _budget.MIN_FIGURE_S and phase.reason == "budget"
+
+
 def _meter_with(rates_mbps: list[float], seconds_each: float) -> Meter:
     """A meter fed at each rate in turn, ``seconds_each`` per rate."""
     meter = Meter(0.0)
@@ -502,7 +531,7 @@ def test_without_the_fact_the_same_link_is_measured_in_full(server: BandwidthSer
 def test_answered_waits_for_whole_bins_and_for_the_rate() -> None:
     climbing = _meter_with([0.5, 1.0, 2.0, 4.0], 0.5)
     phase = _budget.PhaseEnd(0.0, 8.0, enough_mbps=1.5)
-    phase.answered(climbing, _budget.MIN_ANSWER_S - 0.1)  # too soon to tell
+    phase.answered(climbing, _budget.MIN_FIGURE_S - 0.1)  # too soon to tell
     assert phase.reason == "duration"
     phase.answered(_meter_with([0.5, 0.6, 0.7, 0.8], 0.5), 1.9)  # still below: slow so far
     assert phase.reason == "duration" and phase.at == 8.0
