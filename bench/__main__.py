@@ -14,11 +14,12 @@ SUITES = {
     "startup": "bench.startup:run",
     "connectivity": "bench.connectivity:run",
     "bandwidth": "bench.bandwidth:run",
+    "spread": "bench.spread:run",
     "soak": "bench.soak:run",
     "summary": "bench.summary:run",
     "verdict": "bench.verdict:run",
 }
-NEEDS_ROOT = {"connectivity", "bandwidth", "soak", "verdict"}
+NEEDS_ROOT = {"connectivity", "bandwidth", "spread", "soak", "verdict"}
 
 
 def main(names: list[str]) -> int:
