@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import subprocess
@@ -80,6 +81,7 @@ class Settings:
     requested: int = 0  # download bytes asked for so far (the most that was sent)
     first_down_bps: int = 0  # the first /__down answer trickles at this rate (0: full speed)
     downs: int = 0  # /__down requests answered so far
+    speedtest_delay_s: float = 0.0  # the Mini server's transfers answer this late
 
 
 @dataclass
@@ -89,6 +91,7 @@ class Answer:
     content_type: str = "text/plain"
     stream_size: int = 0  # zero bytes to send after the body
     pace_bps: int = 0  # send them at this rate (0: as fast as the socket takes them)
+    delay_s: float = 0.0  # wait this long before answering
 
 
 async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> int:
@@ -128,12 +131,13 @@ def route(settings: Settings, method: str, target: str, received: int) -> Answer
         count = int(received * settings.up_share)
         return Answer(settings.up_status, json.dumps({"bytes": count}).encode(), "application/json")
     if path == "/speedtest/upload.php":
-        return Answer(200, f"size={received}".encode())
+        return Answer(200, f"size={received}".encode(), delay_s=settings.speedtest_delay_s)
     if path == "/speedtest/latency.txt":
         return Answer(200, b"test=test\n")
     if image := _IMAGE.match(path):
         side = int(image.group(1))
-        return Answer(200, content_type="image/jpeg", stream_size=2 * side * side)
+        size = 2 * side * side
+        return Answer(200, b"", "image/jpeg", size, delay_s=settings.speedtest_delay_s)
     if path == "/speedtest-config.php":
         if settings.config_status != 200:
             return Answer(settings.config_status, b"Forbidden\n")
@@ -149,6 +153,7 @@ def route(settings: Settings, method: str, target: str, received: int) -> Answer
 
 
 async def _send(writer: asyncio.StreamWriter, answer: Answer) -> None:
+    await asyncio.sleep(answer.delay_s)
     length = len(answer.body) + answer.stream_size
     head = (
         f"HTTP/1.1 {answer.status} X\r\nContent-Type: {answer.content_type}\r\n"
@@ -193,7 +198,10 @@ async def handle(
 
 async def serve(settings: Settings, host: str | list[str], port: int) -> asyncio.Server:
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await handle(settings, reader, writer)
+        # a handler cancelled at shutdown ends quietly: on Python 3.11 the streams'
+        # callback asks a cancelled task for its exception and logs a traceback
+        with contextlib.suppress(asyncio.CancelledError):
+            await handle(settings, reader, writer)
 
     return await asyncio.start_server(client, host, port, limit=CHUNK, backlog=512)
 

@@ -40,6 +40,14 @@ _SPEEDTEST_HOSTS = {"www.speedtest.net", "c.speedtest.net"}
 _SMALL_UPLOADS = (32768, 65536, 131072, 262144)
 #: Loaded RTTs count from this far into a phase (its threads have ramped up by then).
 _LOADED_AFTER_S = 1.0
+#: What the transfer may take past its two phases' lengths: speedtest-cli's download
+#: ends the requests in flight (a request opened just before the end waits for its
+#: headers and one read: 0.4-0.9 s over at 1 Mbit/s in the lab), and the upload's
+#: threads are joined up to 1 s past the end. With 2 s of slack a 1 Mbit/s link read
+#: "did not answer in time", 1 run in 3.
+TRANSFER_SLACK_S = 4.0
+#: A shorter phase is no measurement.
+_MIN_PHASE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -252,7 +260,7 @@ async def measure(
     opener = build_opener(ctx.ssl_context(), request_timeout, endpoints)
     try:
         # setup may take what the two phases do not need
-        setup_s = max(1.0, budget(ctx, 600.0) - 2 * duration - 1.0)
+        setup_s = max(1.0, budget(ctx, 600.0) - 2 * duration - TRANSFER_SLACK_S)
         tester = await asyncio.wait_for(
             ctx.to_thread(prepare, opener, request_timeout, endpoints, stop), setup_s
         )
@@ -264,13 +272,15 @@ async def measure(
     url = str(tester.best["url"])
     host, port = host_port(url)
     server = f"{tester.best.get('sponsor', '')} ({host})".strip()
-    # what is left after setup is shared by the two phases
-    duration = min(duration, (budget(ctx, 600.0) - 1.0) / 2)
     addresses, _ = await addresses_for(ctx, host, port)
     address, idle = await idle_rtts(addresses, port)
+    # what is left now is shared by the two phases and what they may overrun
+    duration = min(duration, (budget(ctx, 600.0) - TRANSFER_SLACK_S) / 2)
+    if duration < _MIN_PHASE_S:
+        return _unavailable("no_time", "deadline", server)
     timeline, log = Timeline(), RttLog()
     work = asyncio.ensure_future(ctx.to_thread(transfer, tester, duration, timeline))
-    hard_end = time.monotonic() + 2 * duration + 2.0
+    hard_end = time.monotonic() + 2 * duration + TRANSFER_SLACK_S
     try:
         if address:
             async with sample_while_running(address, port, log):
