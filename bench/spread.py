@@ -18,7 +18,7 @@ from bench.bandwidth import Row, iperf3, ours_http
 from tests import bandwidth_server as server
 
 RUNS = 20
-LINKS_MBPS = (10.0, 50.0)
+LINKS_MBPS = (1.0, 10.0, 50.0)
 IPERF3_RUNS = 3
 #: No single run may read further from iperf3 than this (``tests/test_bandwidth_lab.py``).
 SINGLE_RUN_TOLERANCE = 0.15
