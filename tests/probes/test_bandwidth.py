@@ -19,6 +19,7 @@ from jmo_doctor.context import ProbeRunContext, RunShared
 from jmo_doctor.i18n import texts_of
 from probes.bandwidth import _budget
 from probes.bandwidth import _upload as _bandwidth_upload
+from probes.bandwidth import probe as _probe_module
 from probes.bandwidth._http import Measurement, Phase
 from probes.bandwidth._meter import (
     BIN_S,
@@ -31,7 +32,13 @@ from probes.bandwidth._meter import (
 from probes.bandwidth._responsiveness import rpm, summarize, trimmed_mean
 from probes.bandwidth._speedtest import Endpoints
 from probes.bandwidth._upload import confirmed_bytes, next_upload_size
-from probes.bandwidth.probe import MOBILE_MAX_MB, UNAVAILABLE_REASONS, BandwidthProbe, judge
+from probes.bandwidth.probe import (
+    MOBILE_MAX_MB,
+    UNAVAILABLE_REASONS,
+    BandwidthProbe,
+    judge,
+    unstable_bound,
+)
 from tests.bandwidth_server import BandwidthServer
 
 
@@ -533,6 +540,24 @@ def test_on_an_unstable_link_the_download_ends_once_it_is_not_slow(
     assert result.details["upload"] is None and result.details["unstable_link"] is True
     assert "upload not measured (unstable connection)" in result.summary
     assert not [f for f in result.findings if f.code == "bandwidth.low"]
+
+
+def test_on_an_unstable_link_the_test_ends_in_time_for_the_verdict() -> None:
+    """The first wave's start, noted by ``prepare``, bounds the test on an unstable
+    link: the person has waited for that wave already. A run with no first wave gets
+    the whole bound; a late start still gets the floor."""
+    shared = RunShared(config.parse("", "<test>"), RunOptions(), "en", deadline=2000.0)
+    ctx = ProbeRunContext(shared, "bandwidth", BandwidthProbe.messages)
+
+    async def bounds() -> list[float]:
+        # the first call notes the start (as ``prepare`` does); later ones count from it
+        return [await unstable_bound(ctx, now) for now in (1000.0, 1005.0, 1007.0)]
+
+    assert asyncio.run(bounds()) == [
+        _probe_module.UNSTABLE_BOUND_S,
+        _probe_module.UNSTABLE_VERDICT_S - 5.0,
+        _probe_module.UNSTABLE_FLOOR_S,
+    ]
 
 
 def test_without_the_fact_the_same_link_is_measured_in_full(server: BandwidthServer) -> None:
