@@ -12,6 +12,9 @@ from urllib.parse import urlsplit
 
 from probes.bandwidth._meter import Throughput
 
+#: Below this many seconds per direction no figure is worth reporting (either backend).
+MIN_PHASE_S = 0.5
+
 #: (direction, fraction of that phase done, live Mbit/s or None when not known)
 Report = Callable[[str, float, float | None], None]
 

@@ -31,7 +31,7 @@ import speedtest
 from jmo_doctor.api import ProbeContext
 from probes._common.errors import error_text
 from probes._common.net import addresses_for, budget
-from probes.bandwidth._measurement import Measurement, Phase, Report, host_port
+from probes.bandwidth._measurement import MIN_PHASE_S, Measurement, Phase, Report, host_port
 from probes.bandwidth._meter import Throughput
 from probes.bandwidth._responsiveness import RttLog, idle_rtts, sample_while_running
 from probes.bandwidth._upload import confirmed_bytes
@@ -46,8 +46,6 @@ _LOADED_AFTER_S = 1.0
 #: threads are joined up to 1 s past the end. With 2 s of slack a 1 Mbit/s link read
 #: "did not answer in time", 1 run in 3.
 TRANSFER_SLACK_S = 4.0
-#: A shorter phase is no measurement.
-_MIN_PHASE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -276,7 +274,7 @@ async def measure(
     address, idle = await idle_rtts(addresses, port)
     # what is left now is shared by the two phases and what they may overrun
     duration = min(duration, (budget(ctx, 600.0) - TRANSFER_SLACK_S) / 2)
-    if duration < _MIN_PHASE_S:
+    if duration < MIN_PHASE_S:
         return _unavailable("no_time", "deadline", server)
     timeline, log = Timeline(), RttLog()
     work = asyncio.ensure_future(ctx.to_thread(transfer, tester, duration, timeline))

@@ -29,7 +29,7 @@ from jmo_doctor.api import (
 )
 from probes._common.net import addresses_for, budget
 from probes.bandwidth import _http as http_backend
-from probes.bandwidth._measurement import Measurement, Phase, host_port
+from probes.bandwidth._measurement import MIN_PHASE_S, Measurement, Phase, host_port
 from probes.bandwidth._responsiveness import Responsiveness, summarize
 from probes.bandwidth._upload import UPLOAD_DRAIN_S
 
@@ -41,8 +41,6 @@ if TYPE_CHECKING:
 SETUP_S = 1.5 + UPLOAD_DRAIN_S
 #: The data budget on cellular data, whatever ``max_mb`` says (if that is larger).
 MOBILE_MAX_MB = 5.0
-#: Below this many seconds per direction no figure is worth reporting.
-MIN_PHASE_S = 0.5
 #: On a link the first wave showed unstable beyond doubt the test need only tell slow from
 #: not slow (the one answer that could still change the first cause): the download ends
 #: once its rate is ``ANSWER_FACTOR`` times the minimum (not slow) or, as always, once it is
@@ -158,8 +156,8 @@ class BandwidthProbe(BaseProbe):
             else:
                 # a path that loses packets can stretch the set-up: answer in time
                 left = budget(ctx, 600.0)
-                bound = await unstable_bound(ctx, time.monotonic())
-                limit = asyncio.timeout(min(left, bound) if unstable else left)
+                bound = await unstable_bound(ctx, time.monotonic()) if unstable else left
+                limit = asyncio.timeout(min(left, bound))
                 try:
                     async with limit:
                         measurement = await _measured(ctx, duration, max_mb, live, unstable)
